@@ -1,0 +1,173 @@
+// One config schema, parsed once in main from the environment, frozen, and passed down.
+// A bad or missing setting stops start-up with a message naming the setting.
+import { AuditflowError } from './errors.ts';
+
+export type Role = 'all' | 'ingest' | 'processor' | 'api';
+export type Mode = 'embedded' | 'distributed';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly role: Role;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  readonly auth: {
+    readonly jwtSecret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+  };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly groupId: string;
+    readonly sessionTimeoutMs: number;
+    readonly topics: { readonly auditEvents: string; readonly changes: string; readonly deadLetters: string };
+    readonly schemaRegistryUrl: string | undefined;
+  };
+  readonly clickhouse: {
+    readonly url: string | undefined;
+    readonly username: string;
+    readonly password: string;
+    readonly database: string;
+  };
+  readonly sink: {
+    readonly batchRows: number;
+    readonly batchBytes: number;
+    readonly batchMs: number;
+  };
+  readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number };
+  readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+const KNOWN_KEYS = new Set([
+  'AUDITFLOW_MODE', 'HOST', 'PORT', 'DATA_DIR', 'LOG_LEVEL',
+  'AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE',
+  'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SESSION_TIMEOUT_MS',
+  'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'SCHEMA_REGISTRY_URL',
+  'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
+  'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS',
+  'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES',
+  'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
+]);
+
+function bad(key: string, why: string): never {
+  throw new AuditflowError('CONFIG_INVALID', `configuration ${key}: ${why}`);
+}
+
+function int(env: Env, key: string, dflt: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^\d+$/.test(raw)) bad(key, `expected an integer, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) bad(key, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function str(env: Env, key: string): string | undefined {
+  const v = env[key];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function url(env: Env, key: string): string | undefined {
+  const v = str(env, key);
+  if (v === undefined) return undefined;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') bad(key, `expected an http(s) URL, got ${JSON.stringify(v)}`);
+  } catch (e) {
+    if (e instanceof AuditflowError) throw e;
+    bad(key, `expected an http(s) URL, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], dflt: T): T {
+  const v = str(env, key);
+  if (v === undefined) return dflt;
+  if (!(allowed as readonly string[]).includes(v)) bad(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/**
+ * Parses the environment. Only settings this function knows are read; an unknown
+ * `AUDITFLOW_*` variable is rejected so a typo never silently falls back to a default.
+ */
+export function parseConfig(env: Env, role: Role): Config {
+  for (const k of Object.keys(env)) {
+    if (k.startsWith('AUDITFLOW_') && !KNOWN_KEYS.has(k)) bad(k, 'unknown setting');
+  }
+  const brokers = (str(env, 'KAFKA_BROKERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const b of brokers) if (!/^[^\s:]+:\d+$/.test(b)) bad('KAFKA_BROKERS', `expected host:port[,host:port], got ${JSON.stringify(b)}`);
+  const mode = oneOf<Mode>(env, 'AUDITFLOW_MODE', ['embedded', 'distributed'], brokers.length > 0 ? 'distributed' : 'embedded');
+  const chUrl = url(env, 'CLICKHOUSE_URL');
+
+  if (mode === 'embedded' && role !== 'all') {
+    bad('AUDITFLOW_MODE', `role "${role}" runs only in distributed mode (set KAFKA_BROKERS and CLICKHOUSE_URL); the embedded mode runs every role in one process ("auditflow all")`);
+  }
+  if (mode === 'distributed') {
+    if ((role === 'all' || role === 'ingest' || role === 'processor') && brokers.length === 0) bad('KAFKA_BROKERS', `required for role "${role}" in distributed mode`);
+    if ((role === 'all' || role === 'processor' || role === 'api') && chUrl === undefined) bad('CLICKHOUSE_URL', `required for role "${role}" in distributed mode`);
+  }
+  const jwtSecret = str(env, 'AUTH_JWT_SECRET');
+  const jwksUrl = url(env, 'AUTH_JWKS_URL');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) bad('AUTH_JWT_SECRET', 'must be at least 32 characters');
+  if (mode === 'distributed' && role !== 'processor' && jwtSecret === undefined && jwksUrl === undefined) {
+    bad('AUTH_JWT_SECRET', 'one of AUTH_JWT_SECRET or AUTH_JWKS_URL is required in distributed mode');
+  }
+  const database = str(env, 'CLICKHOUSE_DATABASE') ?? 'default';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) bad('CLICKHOUSE_DATABASE', 'must be an identifier');
+
+  const cfg: Config = {
+    mode,
+    role,
+    host: str(env, 'HOST') ?? '127.0.0.1',
+    port: int(env, 'PORT', 8080, 0, 65535),
+    dataDir: str(env, 'DATA_DIR') ?? './data',
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, 'info'),
+    auth: { jwtSecret, jwksUrl, issuer: str(env, 'AUTH_ISSUER'), audience: str(env, 'AUTH_AUDIENCE') },
+    kafka: {
+      brokers,
+      clientId: str(env, 'KAFKA_CLIENT_ID') ?? 'auditflow',
+      groupId: str(env, 'KAFKA_GROUP_ID') ?? 'auditflow-store-sink',
+      sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30000, 3000, 300000),
+      topics: {
+        auditEvents: str(env, 'KAFKA_TOPIC_AUDIT_EVENTS') ?? 'auditflow.audit-events',
+        changes: str(env, 'KAFKA_TOPIC_CHANGES') ?? 'auditflow.changes',
+        deadLetters: str(env, 'KAFKA_TOPIC_DEAD_LETTERS') ?? 'auditflow.dead-letters',
+      },
+      schemaRegistryUrl: url(env, 'SCHEMA_REGISTRY_URL'),
+    },
+    clickhouse: {
+      url: chUrl,
+      username: str(env, 'CLICKHOUSE_USER') ?? 'default',
+      password: env['CLICKHOUSE_PASSWORD'] ?? '',
+      database,
+    },
+    sink: {
+      batchRows: int(env, 'SINK_BATCH_ROWS', 20000, 1, 1_000_000),
+      batchBytes: int(env, 'SINK_BATCH_BYTES', 32 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+      batchMs: int(env, 'SINK_BATCH_MS', 250, 1, 60000),
+    },
+    embeddedLog: {
+      partitions: int(env, 'EMBEDDED_LOG_PARTITIONS', 1, 1, 64),
+      segmentBytes: int(env, 'EMBEDDED_LOG_SEGMENT_BYTES', 128 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
+    },
+    ingest: {
+      maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      maxEvents: int(env, 'INGEST_MAX_EVENTS', 100_000, 1, 10_000_000),
+    },
+  };
+  return deepFreeze(cfg);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

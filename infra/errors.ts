@@ -1,0 +1,59 @@
+// The one error catalogue. Every error the product raises or returns carries a stable `code`,
+// the HTTP status it maps to, and whether retrying the same operation may succeed. Callers
+// classify errors by `code` (or `retriable`), never by message text.
+
+export const ERROR_CATALOGUE = {
+  // configuration
+  CONFIG_INVALID: { status: 500, retriable: false },
+  // request-level
+  AUTH_MISSING: { status: 401, retriable: false },
+  AUTH_INVALID: { status: 401, retriable: false },
+  AUTH_SCOPE: { status: 403, retriable: false },
+  TENANT_MISMATCH: { status: 403, retriable: false },
+  VALIDATION_FAILED: { status: 400, retriable: false },
+  BODY_MALFORMED: { status: 400, retriable: false },
+  BODY_TOO_LARGE: { status: 413, retriable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
+  QUERY_INVALID: { status: 400, retriable: false },
+  CURSOR_INVALID: { status: 400, retriable: false },
+  NOT_FOUND: { status: 404, retriable: false },
+  // infrastructure
+  LOG_UNAVAILABLE: { status: 503, retriable: true },
+  STORE_UNAVAILABLE: { status: 503, retriable: true },
+  STORE_QUERY_FAILED: { status: 500, retriable: false },
+  SCHEMA_REGISTRY_FAILED: { status: 503, retriable: true },
+  SHUTTING_DOWN: { status: 503, retriable: true },
+  INTERNAL: { status: 500, retriable: false },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface ErrorDetail {
+  index?: number;
+  path: string;
+  message: string;
+}
+
+export class AuditflowError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+  readonly details: ErrorDetail[] | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { details?: ErrorDetail[]; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AuditflowError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.retriable = ERROR_CATALOGUE[code].retriable;
+    this.details = opts.details;
+  }
+
+  toBody(): { error: string; code: ErrorCode; details?: ErrorDetail[] } {
+    return this.details ? { error: this.message, code: this.code, details: this.details } : { error: this.message, code: this.code };
+  }
+}
+
+export function isAuditflowError(e: unknown): e is AuditflowError {
+  return e instanceof AuditflowError;
+}

@@ -1,0 +1,54 @@
+// Embedded ClickHouse through chDB. NOTE: chDB allows one engine per process and one process
+// per data directory, and it serialises calls inside the process; the embedded deployment
+// therefore shares one ChdbStore between the sink and the API.
+import { mkdirSync } from 'node:fs';
+import { Session } from 'chdb';
+import { AuditflowError } from '../errors.ts';
+import type { QueryParams, Store } from './store.ts';
+
+export class ChdbStore implements Store {
+  readonly kind = 'chdb' as const;
+  private readonly session: Session;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    try {
+      this.session = new Session(dataDir);
+    } catch (e) {
+      throw new AuditflowError('STORE_UNAVAILABLE', `cannot open embedded ClickHouse at ${dataDir}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async command(sql: string, params: QueryParams = {}): Promise<void> {
+    await this.run(sql, params, 'TabSeparated');
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: QueryParams = {}): Promise<T[]> {
+    const text = await this.run(sql, params, 'JSONEachRow');
+    if (text.length === 0) return [];
+    const out: T[] = [];
+    for (const line of text.split('\n')) if (line.length > 0) out.push(JSON.parse(line) as T);
+    return out;
+  }
+
+  async insertJsonEachRow(table: string, ndjson: Buffer): Promise<void> {
+    try {
+      await this.session.insert({ table, values: ndjson, format: 'JSONEachRow' });
+    } catch (e) {
+      throw new AuditflowError('STORE_QUERY_FAILED', `insert into ${table} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private async run(sql: string, params: QueryParams, format: string): Promise<string> {
+    try {
+      const res = await this.session.queryBindAsync(sql, params, { format });
+      return res.text();
+    } catch (e) {
+      throw new AuditflowError('STORE_QUERY_FAILED', `query failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+  }
+}
