@@ -25,6 +25,8 @@ export interface LogBatch {
 export interface LogProducer {
   /** Resolves only once every record is durable (Kafka acks=all, or the embedded log fsynced). */
   send(topic: string, records: LogRecord[]): Promise<void>;
+  /** The partition a key is written to (Kafka's murmur2 default partitioner, or its embedded twin). */
+  partitionFor(topic: string, key: string): Promise<number>;
   close(): Promise<void>;
 }
 
