@@ -27,6 +27,8 @@ export interface LogProducer {
   send(topic: string, records: LogRecord[]): Promise<void>;
   /** The partition a key is written to (Kafka's murmur2 default partitioner, or its embedded twin). */
   partitionFor(topic: string, key: string): Promise<number>;
+  /** How many partitions the topic has. */
+  partitionCount(topic: string): Promise<number>;
   close(): Promise<void>;
 }
 

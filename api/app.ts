@@ -1,0 +1,63 @@
+// build(opts) assembles the HTTP edge from encapsulated plugins; listening is the caller's job,
+// so tests drive it with app.inject(). One error handler maps the error catalogue to responses.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Authenticator } from '../infra/auth/jwt.ts';
+import type { Config } from '../infra/config.ts';
+import { AuditflowError, isAuditflowError } from '../infra/errors.ts';
+import type { LogProducer } from '../infra/log/log.ts';
+import type { Store } from '../infra/store/store.ts';
+import { ingestRoutes } from '../ingest/ingest-routes.ts';
+import { auditLogRoutes } from './audit-logs.ts';
+
+export interface AppDeps {
+  config: Config;
+  auth: Authenticator;
+  /** Present on roles that ingest. */
+  producer?: LogProducer | undefined;
+  /** Present on roles that serve reads. */
+  store?: Store | undefined;
+  logger?: boolean | object;
+}
+
+/** Fastify's own error codes → ours, so every error body has the same shape. */
+const FASTIFY_CODES: Record<string, AuditflowError['code']> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BODY_MALFORMED',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BODY_MALFORMED',
+  FST_ERR_VALIDATION: 'QUERY_INVALID',
+};
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.config.ingest.maxBodyBytes,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((err: FastifyError | AuditflowError, req, reply) => {
+    let e: AuditflowError;
+    if (isAuditflowError(err)) e = err;
+    else if (err.code && FASTIFY_CODES[err.code]) e = new AuditflowError(FASTIFY_CODES[err.code]!, err.message);
+    else {
+      req.log.error({ err }, 'unhandled error');
+      e = new AuditflowError('INTERNAL', 'internal error');
+    }
+    if (e.status >= 500) req.log.error({ err: e, code: e.code }, e.message);
+    if (e.retriable) void reply.header('retry-after', '1');
+    return reply.code(e.status).send(e.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(new AuditflowError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toBody()));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  if (deps.producer) {
+    const producer = deps.producer;
+    await app.register(async (scope) => ingestRoutes(scope, { config: deps.config, auth: deps.auth, producer }));
+  }
+  if (deps.store) {
+    const store = deps.store;
+    await app.register(async (scope) => auditLogRoutes(scope, { auth: deps.auth, store }));
+  }
+  return app;
+}

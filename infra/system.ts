@@ -1,0 +1,147 @@
+// Wiring: the same components assembled for each deployment and role.
+//  embedded (default):  chDB store + durable embedded log + sink + HTTP edge, one process.
+//  distributed:         Kafka + ClickHouse over HTTP; `ingest`, `processor`, `api` or `all`.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildApp } from '../api/app.ts';
+import { StoreSink } from '../processors/store-sink.ts';
+import { avroCodec, jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
+import { createAuthenticator, issueToken } from './auth/jwt.ts';
+import type { Config } from './config.ts';
+import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from './log/embedded-log.ts';
+import { KafkaLogConsumer, KafkaLogProducer } from './log/kafka-log.ts';
+import type { LogConsumer, LogProducer } from './log/log.ts';
+import { ChdbStore } from './store/chdb-store.ts';
+import { ClickHouseHttpStore } from './store/clickhouse-http-store.ts';
+import { migrate } from './store/migrations.ts';
+import type { Store } from './store/store.ts';
+
+export interface RunningSystem {
+  config: Config;
+  app: FastifyInstance | null;
+  /** Where the HTTP edge listens (null for the processor role). */
+  url: string | null;
+  sink: StoreSink | null;
+  /** A ready-to-use token, when the embedded mode generated its own secret. */
+  startupToken: string | null;
+  stop(): Promise<void>;
+}
+
+/** Embedded mode without AUTH_JWT_SECRET: generate one, keep it under DATA_DIR (0600). */
+function embeddedSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'auth-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+export async function startSystem(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningSystem> {
+  const role = config.role;
+  const embedded = config.mode === 'embedded';
+  const needsStore = role !== 'ingest';
+  const needsProducer = role !== 'api';
+  const needsSink = role === 'all' || role === 'processor';
+  const needsApp = role !== 'processor';
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch((e: unknown) => logger.error({ err: e }, 'shutdown step failed'));
+  };
+
+  try {
+    let jwtSecret = config.auth.jwtSecret;
+    let startupToken: string | null = null;
+    if (embedded) mkdirSync(config.dataDir, { recursive: true });
+    if (embedded && !jwtSecret && !config.auth.jwksUrl) {
+      jwtSecret = embeddedSecret(config.dataDir);
+      startupToken = await issueToken(jwtSecret, {
+        sub: 'admin', tid: 'default', platform: true,
+        scope: 'audit:write audit:read audit:export audit:admin drive:sync drive:all',
+      });
+    }
+
+    let store: Store | null = null;
+    if (needsStore) {
+      store = embedded
+        ? new ChdbStore(path.join(config.dataDir, 'clickhouse'))
+        : new ClickHouseHttpStore({ url: config.clickhouse.url!, username: config.clickhouse.username, password: config.clickhouse.password, database: config.clickhouse.database });
+      const s = store;
+      cleanups.push(() => s.close());
+      const applied = await migrate(store);
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    }
+
+    let producer: LogProducer | null = null;
+    let embeddedLog: EmbeddedLog | null = null;
+    if (embedded) {
+      embeddedLog = new EmbeddedLog({ dir: path.join(config.dataDir, 'log'), partitions: config.embeddedLog.partitions, segmentBytes: config.embeddedLog.segmentBytes });
+      const l = embeddedLog;
+      cleanups.push(async () => l.close());
+    }
+    if (needsProducer) {
+      producer = embeddedLog ? new EmbeddedLogProducer(embeddedLog) : new KafkaLogProducer({ brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-producer` });
+      const p = producer;
+      cleanups.push(() => p.close());
+    }
+
+    let sink: StoreSink | null = null;
+    if (needsSink && store && producer) {
+      const topics = config.kafka.topics;
+      const codec: MessageCodec = config.kafka.schemaRegistryUrl
+        ? await avroCodec(config.kafka.schemaRegistryUrl, { audit: `${topics.auditEvents}-value`, change: `${topics.changes}-value` })
+        : jsonCodec();
+      let consumer: LogConsumer;
+      if (embeddedLog) {
+        consumer = new EmbeddedLogConsumer(embeddedLog, { group: config.kafka.groupId, topics: [topics.auditEvents, topics.changes] });
+      } else {
+        consumer = new KafkaLogConsumer({
+          brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-sink`, groupId: config.kafka.groupId,
+          topics: [topics.auditEvents, topics.changes], sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        });
+      }
+      const prod = producer;
+      sink = new StoreSink({
+        store, producer: prod, codec,
+        commit: (t, p, o) => consumer.commit(t, p, o),
+        topics: [
+          { topic: topics.auditEvents, kind: 'audit', table: 'audit_events' },
+          { topic: topics.changes, kind: 'change', table: 'change_log' },
+        ],
+        deadLetterTopic: topics.deadLetters,
+        batch: config.sink,
+        logger: logger.child({ component: 'store-sink' }),
+      });
+      const s = sink;
+      // SIGTERM: flush and commit what is buffered, then leave the group.
+      cleanups.push(async () => {
+        s.stop();
+        await s.drain();
+        await consumer.stop();
+      });
+      await consumer.run(sink);
+    }
+
+    let app: FastifyInstance | null = null;
+    let url: string | null = null;
+    if (needsApp) {
+      const auth = createAuthenticator({ ...config.auth, jwtSecret });
+      app = await buildApp({ config, auth, producer: role === 'api' ? undefined : producer ?? undefined, store: store ?? undefined, logger: logger.child({ component: 'http' }) });
+      await app.listen({ host: config.host, port: config.port });
+      const addr = app.server.address();
+      url = typeof addr === 'object' && addr ? `http://${config.host}:${addr.port}` : null;
+      const a = app;
+      // Closed first (cleanups run in reverse): in-flight ingest requests finish durably.
+      cleanups.push(() => a.close());
+    }
+
+    let stopped: Promise<void> | null = null;
+    return { config, app, url, sink, startupToken, stop: () => (stopped ??= stopAll()) };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

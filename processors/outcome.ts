@@ -1,0 +1,15 @@
+// Results as values: a processor never throws for bad data. `ok` carries the normalised event
+// (its JSON text in the log form), `dlq` the reason it goes to the dead-letter topic.
+export interface ProcessedEvent {
+  tenantId: string;
+  id: string;
+  /** The event as a JSON object text in the log form (store columns minus seq and position). */
+  body: string;
+}
+
+export type Outcome =
+  | { kind: 'ok'; event: ProcessedEvent }
+  | { kind: 'dlq'; code: string; reason: string };
+
+export const ok = (event: ProcessedEvent): Outcome => ({ kind: 'ok', event });
+export const dlq = (code: string, reason: string): Outcome => ({ kind: 'dlq', code, reason });

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { detectAuditShape, normalizeAudit, normalizeChange } from '../schemas/normalize.ts';
+import { changeLogExample, scaidriveAuditExample, scaivaultLogExample } from './fixtures/seed-examples.ts';
+
+const tenant = { tenantId: 'tnt_01J3A' };
+
+test('the ScaiDrive audit example is accepted as it stands and normalised', () => {
+  const n = normalizeAudit(scaidriveAuditExample, tenant);
+  assert.ok(n.ok, JSON.stringify(!n.ok && n.errors));
+  const e = n.value;
+  assert.equal(e.id, 'aud_01J3L');
+  assert.equal(e.tenant_id, 'tnt_01J3A');
+  assert.equal(e.event_time, '2026-04-23T10:15:05.000Z');
+  assert.equal(e.actor_id, 'usr_01J3N');
+  assert.equal(e.actor_type, 'user');
+  assert.equal(e.actor_email, 'alice@example.com');
+  assert.equal(e.service_account, '3seej56cg90454l845dt93rfilywskbw');
+  assert.equal(e.source_ip, '203.0.113.7');
+  assert.equal(e.success, true);
+  assert.deepEqual(JSON.parse(e.details), { version: 1, size: 22300000 });
+  assert.equal(e.source_format, 'scaidrive');
+});
+
+test('the ScaiVault log example is accepted as it stands and normalised', () => {
+  const n = normalizeAudit(scaivaultLogExample, tenant);
+  assert.ok(n.ok, JSON.stringify(!n.ok && n.errors));
+  assert.equal(n.value.id, 'log_abc');
+  assert.equal(n.value.actor_type, 'service_account');
+  assert.equal(n.value.actor_id, 'sa:reporting');
+  assert.equal(n.value.resource_path, 'integrations/salesforce/oauth');
+  assert.equal(n.value.resource_type, 'secret');
+  assert.equal(n.value.duration_ms, 12);
+  assert.equal(n.value.request_id, 'req_xyz');
+  assert.equal(n.value.category, 'security');
+  assert.equal(n.value.source_format, 'scaivault');
+});
+
+test('the ChangeLog example is accepted as it stands', () => {
+  const n = normalizeChange(changeLogExample, tenant);
+  assert.ok(n.ok, JSON.stringify(!n.ok && n.errors));
+  assert.equal(n.value.changed_at, '2026-04-23T10:15:02.000Z');
+  assert.deepEqual(JSON.parse(n.value.metadata), { size: 12345, mime_type: 'application/pdf' });
+  assert.equal(n.value.version_id, 'ver_01J3P');
+});
+
+test('the canonical nested shape is accepted and ids are assigned where absent', () => {
+  const n = normalizeAudit({
+    event_time: '2026-04-23T12:00:00.123+02:00', event_type: 'auth.login', action: 'login', category: 'authentication',
+    actor: { id: 'usr_1', type: 'user', email: 'a@b.c' }, resource: { type: 'session', path: '/x' }, success: false,
+  }, tenant);
+  assert.ok(n.ok);
+  assert.match(n.value.id, /^aud_[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.equal(n.value.event_time, '2026-04-23T10:00:00.123Z');
+  assert.equal(n.value.outcome, 'failure');
+  assert.equal(n.value.success, false);
+  const c = normalizeChange({ ...changeLogExample, id: undefined }, tenant);
+  assert.ok(c.ok);
+  assert.match(c.value.id, /^chg_/);
+});
+
+test('shapes are told apart by their own keys', () => {
+  assert.equal(detectAuditShape(scaidriveAuditExample), 'scaidrive');
+  assert.equal(detectAuditShape(scaivaultLogExample), 'scaivault');
+  assert.equal(detectAuditShape({ actor: {} }), 'canonical');
+  assert.equal(detectAuditShape({ source_format: 'canonical' }), 'log');
+});
+
+test('invalid events report every problem with its index and path', () => {
+  const n = normalizeAudit({ ...scaidriveAuditExample, category: 'nope', event_time: 'yesterday', evnt: 1 }, tenant, 7);
+  assert.ok(!n.ok);
+  const paths = n.errors.map((e) => e.path).sort();
+  assert.deepEqual(paths, ['/category', '/event_time', '/evnt']);
+  assert.ok(n.errors.every((e) => e.index === 7));
+  const missing = normalizeChange({ resource_type: 'file' }, tenant, 0);
+  assert.ok(!missing.ok);
+  assert.ok(missing.errors.some((e) => e.path === '/changed_at'));
+});
+
+test("an event naming another tenant is refused", () => {
+  const n = normalizeAudit(scaidriveAuditExample, { tenantId: 'tnt_other' }, 0);
+  assert.ok(!n.ok);
+  assert.deepEqual(n.errors.map((e) => e.path), ['/tenant_id']);
+});
