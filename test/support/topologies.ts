@@ -1,0 +1,99 @@
+// The two deployments the integration suite runs the same pipeline tests on:
+//  (a) embedded: one `auditflow all` process on chDB and the embedded log;
+//  (b) distributed: the librdkafka mock cluster + ClickHouse HTTP over chDB, with auditflow's
+//      roles as separate processes (ingest, processor, api).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { issueToken } from '../../infra/auth/jwt.ts';
+import { startAuditflow, type AuditflowProcess } from './auditflow-process.ts';
+import { startKafkaMock } from './kafka-mock.ts';
+import { startClickHouseHttp } from './clickhouse-http-server.ts';
+
+export interface Topology {
+  name: 'embedded' | 'distributed';
+  /** Base URL of the ingest edge and of the read API (the same process when embedded). */
+  ingestUrl(): string;
+  apiUrl(): string;
+  token(tenant: string, scope: string, extra?: Record<string, unknown>): Promise<string>;
+  /** Crash the component that writes to the store (the processor), then start it again. */
+  killProcessor(): Promise<void>;
+  restartProcessor(): Promise<void>;
+  env: Record<string, string>;
+  brokers?: string[];
+  clickhouseUrl?: string;
+  stop(): Promise<void>;
+}
+
+export const TOPICS = { audit: 'it.audit-events', changes: 'it.changes', dead: 'it.dead-letters' };
+
+export async function startEmbedded(extraEnv: Record<string, string> = {}): Promise<Topology> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'af-embedded-'));
+  const secret = randomBytes(32).toString('hex');
+  const env = { DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, SINK_BATCH_MS: '50', ...extraEnv };
+  let proc: AuditflowProcess = await startAuditflow('all', env);
+  let port = new URL(proc.url!).port;
+  return {
+    name: 'embedded',
+    env,
+    ingestUrl: () => proc.url!,
+    apiUrl: () => proc.url!,
+    token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
+    killProcessor: () => proc.kill(),
+    restartProcessor: async () => { proc = await startAuditflow('all', { ...env, PORT: port }); port = new URL(proc.url!).port; },
+    stop: async () => { await proc.stop(); rmSync(dataDir, { recursive: true, force: true }); },
+  };
+}
+
+export async function startDistributed(extraEnv: Record<string, string> = {}): Promise<Topology> {
+  const kafka = await startKafkaMock([
+    { name: TOPICS.audit, partitions: 3 }, { name: TOPICS.changes, partitions: 3 }, { name: TOPICS.dead, partitions: 1 },
+  ]);
+  const ch = await startClickHouseHttp();
+  const secret = randomBytes(32).toString('hex');
+  const env = {
+    AUDITFLOW_MODE: 'distributed',
+    KAFKA_BROKERS: kafka.brokers.join(','),
+    KAFKA_TOPIC_AUDIT_EVENTS: TOPICS.audit, KAFKA_TOPIC_CHANGES: TOPICS.changes, KAFKA_TOPIC_DEAD_LETTERS: TOPICS.dead,
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    CLICKHOUSE_URL: ch.url,
+    AUTH_JWT_SECRET: secret,
+    SINK_BATCH_MS: '50',
+    ...extraEnv,
+  };
+  const ingest = await startAuditflow('ingest', env);
+  let processor = await startAuditflow('processor', env);
+  const api = await startAuditflow('api', env);
+  return {
+    name: 'distributed',
+    env,
+    brokers: kafka.brokers,
+    clickhouseUrl: ch.url,
+    ingestUrl: () => ingest.url!,
+    apiUrl: () => api.url!,
+    token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
+    killProcessor: () => processor.kill(),
+    restartProcessor: async () => { processor = await startAuditflow('processor', env); },
+    stop: async () => {
+      await Promise.allSettled([ingest.stop(), processor.stop(), api.stop()]);
+      await ch.stop();
+      await kafka.stop();
+    },
+  };
+}
+
+export async function until<T>(fn: () => Promise<T | undefined | false>, ms = 30_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
