@@ -1,6 +1,6 @@
 // build(opts) assembles the HTTP edge from encapsulated plugins; listening is the caller's job,
 // so tests drive it with app.inject(). One error handler maps the error catalogue to responses.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../infra/auth/jwt.ts';
 import type { Config } from '../infra/config.ts';
 import { AuditflowError, isAuditflowError } from '../infra/errors.ts';
@@ -16,7 +16,8 @@ export interface AppDeps {
   producer?: LogProducer | undefined;
   /** Present on roles that serve reads. */
   store?: Store | undefined;
-  logger?: boolean | object;
+  /** A pino logger; none: silent (tests). */
+  logger?: FastifyBaseLogger | undefined;
 }
 
 /** Fastify's own error codes → ours, so every error body has the same shape. */
@@ -30,7 +31,7 @@ const FASTIFY_CODES: Record<string, AuditflowError['code']> = {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.config.ingest.maxBodyBytes,
     disableRequestLogging: true,
     return503OnClosing: true,

@@ -141,7 +141,7 @@ for (const start of [startEmbedded, startDistributed]) {
       const reused = await getLogs(topo.apiUrl(), t.read, { limit: 10, success: false, cursor: first.body.cursor! });
       assert.equal(reused.status, 400);
       assert.equal(reused.body.code, 'CURSOR_INVALID');
-      for (const q of [{ limit: 0 }, { limit: 1001 }, { success: 'maybe' }, { identity_type: 'robot' }, { from: 'yesterday' }, { cursor: 'garbage' }, { colour: 'red' }]) {
+      for (const q of <Record<string, string | number>[]>[{ limit: 0 }, { limit: 1001 }, { success: 'maybe' }, { identity_type: 'robot' }, { from: 'yesterday' }, { cursor: 'garbage' }, { colour: 'red' }]) {
         const r = await getLogs(topo.apiUrl(), t.read, q);
         assert.equal(r.status, 400, JSON.stringify(q));
         assert.ok(r.body.code === 'QUERY_INVALID' || r.body.code === 'CURSOR_INVALID');

@@ -21,7 +21,7 @@ export async function ingest(
     body = gzipSync(body);
     headers['content-encoding'] = 'gzip';
   }
-  const res = await fetch(`${baseUrl}/v1/ingest/${kind}`, { method: 'POST', headers, body });
+  const res = await fetch(`${baseUrl}/v1/ingest/${kind}`, { method: 'POST', headers, body: new Uint8Array(body) });
   return { status: res.status, body: (await res.json()) as never, headers: res.headers };
 }
 
