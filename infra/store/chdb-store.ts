@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { Session } from 'chdb';
 import { AuditflowError } from '../errors.ts';
+import { chdbSettingArgs } from './store-settings.ts';
 import type { QueryParams, Store } from './store.ts';
 
 export class ChdbStore implements Store {
@@ -13,7 +14,8 @@ export class ChdbStore implements Store {
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     try {
-      this.session = new Session(dataDir);
+      // Pinned settings: both stores agree whatever a chDB upgrade changes in the defaults.
+      this.session = new Session(dataDir, { connectionArgs: chdbSettingArgs() });
     } catch (e) {
       throw new AuditflowError('STORE_UNAVAILABLE', `cannot open embedded ClickHouse at ${dataDir}: ${(e as Error).message}`, { cause: e });
     }
