@@ -21,6 +21,8 @@ export interface Topology {
   killProcessor(): Promise<void>;
   restartProcessor(): Promise<void>;
   env: Record<string, string>;
+  /** The tail of every auditflow process's output (for failure messages). */
+  outputs(): string;
   brokers?: string[];
   clickhouseUrl?: string;
   stop(): Promise<void>;
@@ -34,6 +36,7 @@ export async function startEmbedded(extraEnv: Record<string, string> = {}): Prom
   const env = { DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, SINK_BATCH_MS: '50', ...extraEnv };
   let proc: AuditflowProcess = await startAuditflow('all', env);
   let port = new URL(proc.url!).port;
+  const all = [proc];
   return {
     name: 'embedded',
     env,
@@ -41,7 +44,8 @@ export async function startEmbedded(extraEnv: Record<string, string> = {}): Prom
     apiUrl: () => proc.url!,
     token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
     killProcessor: () => proc.kill(),
-    restartProcessor: async () => { proc = await startAuditflow('all', { ...env, PORT: port }); port = new URL(proc.url!).port; },
+    restartProcessor: async () => { proc = await startAuditflow('all', { ...env, PORT: port }); port = new URL(proc.url!).port; all.push(proc); },
+    outputs: () => tails(all),
     stop: async () => { await proc.stop(); rmSync(dataDir, { recursive: true, force: true }); },
   };
 }
@@ -65,6 +69,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
   const ingest = await startAuditflow('ingest', env);
   let processor = await startAuditflow('processor', env);
   const api = await startAuditflow('api', env);
+  const all = [ingest, processor, api];
   return {
     name: 'distributed',
     env,
@@ -74,13 +79,18 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
     apiUrl: () => api.url!,
     token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
     killProcessor: () => processor.kill(),
-    restartProcessor: async () => { processor = await startAuditflow('processor', env); },
+    restartProcessor: async () => { processor = await startAuditflow('processor', env); all.push(processor); },
+    outputs: () => tails(all),
     stop: async () => {
       await Promise.allSettled([ingest.stop(), processor.stop(), api.stop()]);
       await ch.stop();
       await kafka.stop();
     },
   };
+}
+
+function tails(procs: AuditflowProcess[]): string {
+  return procs.map((p, i) => `--- process ${i} (pid ${p.pid}) ---\n${p.output().slice(-4000)}`).join('\n');
 }
 
 export async function until<T>(fn: () => Promise<T | undefined | false>, ms = 30_000, what = 'condition'): Promise<T> {
