@@ -6,14 +6,16 @@ import type { Config } from '../infra/config.ts';
 import { AuditflowError, isAuditflowError } from '../infra/errors.ts';
 import type { LogProducer } from '../infra/log/log.ts';
 import type { Store } from '../infra/store/store.ts';
+import { jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { ingestRoutes } from '../ingest/ingest-routes.ts';
 import { auditLogRoutes } from './audit-logs.ts';
 
 export interface AppDeps {
   config: Config;
   auth: Authenticator;
-  /** Present on roles that ingest. */
+  /** Present on roles that ingest (with the codec for what they write to the log). */
   producer?: LogProducer | undefined;
+  codec?: MessageCodec | undefined;
   /** Present on roles that serve reads. */
   store?: Store | undefined;
   /** A pino logger; none: silent (tests). */
@@ -54,7 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   if (deps.producer) {
     const producer = deps.producer;
-    await app.register(async (scope) => ingestRoutes(scope, { config: deps.config, auth: deps.auth, producer }));
+    const codec = deps.codec ?? jsonCodec();
+    await app.register(async (scope) => ingestRoutes(scope, { config: deps.config, auth: deps.auth, producer, codec }));
   }
   if (deps.store) {
     const store = deps.store;

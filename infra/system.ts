@@ -88,12 +88,13 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
       cleanups.push(() => p.close());
     }
 
+    const topics = config.kafka.topics;
+    const codec: MessageCodec = config.kafka.schemaRegistryUrl && needsProducer
+      ? await avroCodec(config.kafka.schemaRegistryUrl, { audit: `${topics.auditEvents}-value`, change: `${topics.changes}-value` })
+      : jsonCodec();
+
     let sink: StoreSink | null = null;
     if (needsSink && store && producer) {
-      const topics = config.kafka.topics;
-      const codec: MessageCodec = config.kafka.schemaRegistryUrl
-        ? await avroCodec(config.kafka.schemaRegistryUrl, { audit: `${topics.auditEvents}-value`, change: `${topics.changes}-value` })
-        : jsonCodec();
       let consumer: LogConsumer;
       if (embeddedLog) {
         consumer = new EmbeddedLogConsumer(embeddedLog, { group: config.kafka.groupId, topics: [topics.auditEvents, topics.changes] });
@@ -129,7 +130,7 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
     let url: string | null = null;
     if (needsApp) {
       const auth = createAuthenticator({ ...config.auth, jwtSecret });
-      app = await buildApp({ config, auth, producer: role === 'api' ? undefined : producer ?? undefined, store: store ?? undefined, logger: logger.child({ component: 'http' }) });
+      app = await buildApp({ config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined, logger: logger.child({ component: 'http' }) });
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address();
       url = typeof addr === 'object' && addr ? `http://${config.host}:${addr.port}` : null;

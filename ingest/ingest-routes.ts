@@ -5,22 +5,25 @@ import { requireScope, type Authenticator } from '../infra/auth/jwt.ts';
 import type { Config } from '../infra/config.ts';
 import { AuditflowError, type ErrorDetail } from '../infra/errors.ts';
 import type { LogProducer, LogRecord } from '../infra/log/log.ts';
-import type { EventKind } from '../schemas/event-model.ts';
+import type { AuditEvent, ChangeEntry, EventKind } from '../schemas/event-model.ts';
 import { normalizeAudit, normalizeChange } from '../schemas/normalize.ts';
 import { logHeaders } from '../processors/store-sink.ts';
 import { authenticate } from '../api/auth-plugin.ts';
+import type { MessageCodec } from '../schemas/message-codec.ts';
 import { decodeBody, parseJsonBody, parseNdjsonBody } from './request-body.ts';
 
 export interface IngestDeps {
   config: Config;
   auth: Authenticator;
   producer: LogProducer;
+  /** JSON, or Avro in the Confluent wire format when a schema registry is configured. */
+  codec: MessageCodec;
 }
 
 const MAX_DETAILS = 100;
 
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
-  const { config, producer } = deps;
+  const { config, producer, codec } = deps;
   // Bodies arrive as raw bytes: gzip and NDJSON are handled here, not by Fastify's JSON parser.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.ingest.maxBodyBytes }, (_req, body, done) => done(null, body));
@@ -41,8 +44,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     const principal = { tenantId: req.principal.tenantId, partnerId: req.principal.partnerId };
     const errors: ErrorDetail[] = [];
     let invalid = 0;
-    const records: LogRecord[] = [];
-    const ids: string[] = [];
+    const events: (AuditEvent | ChangeEntry)[] = [];
     for (let i = 0; i < items.length; i++) {
       const n = kind === 'audit' ? normalizeAudit(items[i], principal, i) : normalizeChange(items[i], principal, i);
       if (!n.ok) {
@@ -51,8 +53,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
         continue;
       }
       if (invalid > 0) continue;
-      ids.push(n.value.id);
-      records.push({ key: principal.tenantId, value: Buffer.from(JSON.stringify(n.value)), headers: logHeaders({ tenantId: principal.tenantId, id: n.value.id }) });
+      events.push(n.value);
     }
     if (invalid > 0) {
       if (errors.some((e) => e.path === '/tenant_id' || e.path === '/partner_id')) {
@@ -60,8 +61,12 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       }
       throw new AuditflowError('VALIDATION_FAILED', `${invalid} of ${items.length} events are invalid; nothing was accepted`, { details: errors });
     }
+    const records: LogRecord[] = [];
+    for (const e of events) {
+      records.push({ key: principal.tenantId, value: await codec.encode(kind, e), headers: logHeaders({ tenantId: principal.tenantId, id: e.id }) });
+    }
     await producer.send(kind === 'audit' ? config.kafka.topics.auditEvents : config.kafka.topics.changes, records);
-    return { accepted: records.length, ids };
+    return { accepted: records.length, ids: events.map((e) => e.id) };
   };
 
   // onRequest: an unauthenticated caller is refused before its body is read.

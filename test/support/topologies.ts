@@ -10,6 +10,7 @@ import { issueToken } from '../../infra/auth/jwt.ts';
 import { startAuditflow, type AuditflowProcess } from './auditflow-process.ts';
 import { startKafkaMock } from './kafka-mock.ts';
 import { startClickHouseHttp } from './clickhouse-http-server.ts';
+import { startSchemaRegistry } from './schema-registry.ts';
 
 export interface Topology {
   name: 'embedded' | 'distributed';
@@ -25,6 +26,7 @@ export interface Topology {
   outputs(): string;
   brokers?: string[];
   clickhouseUrl?: string;
+  schemaRegistryUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -50,7 +52,8 @@ export async function startEmbedded(extraEnv: Record<string, string> = {}): Prom
   };
 }
 
-export async function startDistributed(extraEnv: Record<string, string> = {}): Promise<Topology> {
+export async function startDistributed(extraEnv: Record<string, string> = {}, opts: { schemaRegistry?: boolean } = {}): Promise<Topology> {
+  const registry = opts.schemaRegistry ? await startSchemaRegistry() : null;
   const kafka = await startKafkaMock([
     { name: TOPICS.audit, partitions: 3 }, { name: TOPICS.changes, partitions: 3 }, { name: TOPICS.dead, partitions: 1 },
   ]);
@@ -64,6 +67,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
     CLICKHOUSE_URL: ch.url,
     AUTH_JWT_SECRET: secret,
     SINK_BATCH_MS: '50',
+    ...(registry ? { SCHEMA_REGISTRY_URL: registry.url } : {}),
     ...extraEnv,
   };
   const ingest = await startAuditflow('ingest', env);
@@ -75,6 +79,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
     env,
     brokers: kafka.brokers,
     clickhouseUrl: ch.url,
+    ...(registry ? { schemaRegistryUrl: registry.url } : {}),
     ingestUrl: () => ingest.url!,
     apiUrl: () => api.url!,
     token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
@@ -85,6 +90,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}): P
       await Promise.allSettled([ingest.stop(), processor.stop(), api.stop()]);
       await ch.stop();
       await kafka.stop();
+      await registry?.stop();
     },
   };
 }
