@@ -20,6 +20,8 @@ export interface Topology {
   token(tenant: string, scope: string, extra?: Record<string, unknown>): Promise<string>;
   /** Crash the component that writes to the store (the processor), then start it again. */
   killProcessor(): Promise<void>;
+  /** SIGTERM the processor (graceful drain); resolves with its exit code. */
+  terminateProcessor(): Promise<number | null>;
   restartProcessor(): Promise<void>;
   env: Record<string, string>;
   /** The tail of every auditflow process's output (for failure messages). */
@@ -46,6 +48,7 @@ export async function startEmbedded(extraEnv: Record<string, string> = {}): Prom
     apiUrl: () => proc.url!,
     token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
     killProcessor: () => proc.kill(),
+    terminateProcessor: () => proc.stop(),
     restartProcessor: async () => { proc = await startAuditflow('all', { ...env, PORT: port }); port = new URL(proc.url!).port; all.push(proc); },
     outputs: () => tails(all),
     stop: async () => { await proc.stop(); rmSync(dataDir, { recursive: true, force: true }); },
@@ -84,6 +87,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}, op
     apiUrl: () => api.url!,
     token: (tenant, scope, extra = {}) => issueToken(secret, { sub: 'test', tid: tenant, scope, ...extra }),
     killProcessor: () => processor.kill(),
+    terminateProcessor: () => processor.stop(),
     restartProcessor: async () => { processor = await startAuditflow('processor', env); all.push(processor); },
     outputs: () => tails(all),
     stop: async () => {
