@@ -255,7 +255,15 @@ export class StoreSink implements PartitionHandler {
       }
     }
     st.storedUpTo = last;
-    await this.deps.commit(st.topic.topic, st.partition, last + 1n);
+    try {
+      await this.deps.commit(st.topic.topic, st.partition, last + 1n);
+    } catch (e) {
+      // The rows are stored, and the store — not the committed offset — is the truth for
+      // progress: a failed commit (e.g. REBALANCE_IN_PROGRESS) only means these messages are
+      // read again and skipped. The next commit covers them.
+      if (!isAuditflowError(e) || !e.retriable) throw e;
+      this.deps.logger.warn({ topic: st.topic.topic, partition: st.partition, offset: (last + 1n).toString(), err: e.message }, 'offset commit failed; the store already holds the batch');
+    }
     st.pending = [];
     st.dead = [];
     st.rerouted = [];
