@@ -11,6 +11,23 @@ const time = { type: 'string', format: 'date-time', maxLength: 64 } as const;
 const obj = { type: 'object' } as const;
 const ms = { type: ['integer', 'null'], minimum: 0, maximum: 4294967295 } as const;
 
+/** Fields the ScaiDrive event, the canonical model and the log form share, with one definition. */
+const commonAuditFields = {
+  id,
+  tenant_id: id,
+  event_time: time,
+  event_type: str(128),
+  action: str(128),
+  category: { enum: CATEGORIES },
+  severity: { enum: SEVERITIES },
+  outcome: str(64),
+  share_id: str(256),
+  user_agent: str(1024),
+  request_id: str(256),
+  duration_ms: ms,
+  action_source: str(64),
+} as const;
+
 /** ScaiDrive audit event, as in "Audit events" of scaidrive-events-and-realtime.txt. */
 export const scaidriveAuditSchema = {
   $id: 'scaidrive-audit-event',
@@ -18,12 +35,8 @@ export const scaidriveAuditSchema = {
   additionalProperties: false,
   required: ['event_type', 'category', 'action', 'event_time'],
   properties: {
-    id,
-    tenant_id: id,
+    ...commonAuditFields,
     partner_id: id,
-    event_type: str(128),
-    category: { enum: CATEGORIES },
-    severity: { enum: SEVERITIES },
     user_id: str(256),
     user_email: str(320),
     identity_type: { enum: IDENTITY_TYPES },
@@ -32,16 +45,8 @@ export const scaidriveAuditSchema = {
     resource_id: str(256),
     resource_name: str(1024),
     resource_path: str(4096),
-    share_id: str(256),
-    action: str(128),
-    outcome: str(64),
     ip_address: str(64),
-    user_agent: str(1024),
-    request_id: str(256),
-    duration_ms: ms,
-    action_source: str(64),
     details: obj,
-    event_time: time,
   },
 } as const;
 
@@ -76,15 +81,8 @@ export const canonicalAuditSchema = {
   additionalProperties: false,
   required: ['event_type', 'category', 'action', 'event_time'],
   properties: {
-    id,
-    tenant_id: id,
+    ...commonAuditFields,
     partner_id: id,
-    event_time: time,
-    event_type: str(128),
-    action: str(128),
-    category: { enum: CATEGORIES },
-    severity: { enum: SEVERITIES },
-    outcome: str(64),
     success: { type: 'boolean' },
     actor: {
       type: 'object',
@@ -101,12 +99,7 @@ export const canonicalAuditSchema = {
       additionalProperties: false,
       properties: { type: str(64), id: str(256), name: str(1024), path: str(4096) },
     },
-    share_id: str(256),
     source_ip: str(64),
-    user_agent: str(1024),
-    request_id: str(256),
-    duration_ms: ms,
-    action_source: str(64),
     details: obj,
   },
 } as const;
@@ -121,15 +114,8 @@ export const logAuditSchema = {
   additionalProperties: false,
   required: ['id', 'tenant_id', 'event_time', 'event_type', 'action', 'category', 'source_format'],
   properties: {
-    id,
-    tenant_id: id,
+    ...commonAuditFields,
     partner_id: { type: 'string', maxLength: 128 },
-    event_time: time,
-    event_type: str(128),
-    action: str(128),
-    category: { enum: CATEGORIES },
-    severity: { enum: SEVERITIES },
-    outcome: str(64),
     success: { type: 'boolean' },
     actor_id: str(256),
     actor_type: { enum: [...IDENTITY_TYPES, ''] },
@@ -139,12 +125,7 @@ export const logAuditSchema = {
     resource_id: str(256),
     resource_name: str(1024),
     resource_path: str(4096),
-    share_id: str(256),
     source_ip: str(64),
-    user_agent: str(1024),
-    request_id: str(256),
-    duration_ms: ms,
-    action_source: str(64),
     details: { type: 'string', maxLength: 1048576 },
     source_format: { enum: ['canonical', 'scaidrive', 'scaivault'] },
   },
