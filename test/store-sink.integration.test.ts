@@ -1,0 +1,183 @@
+// The store sink against the real embedded store (chDB) and the real embedded log: replay after a
+// crash skips what is stored and keeps seq identical and contiguous; re-sent ids are dropped;
+// poison goes to the dead letters; misrouted messages are re-keyed; a forged "log form" message
+// whose insert fails is re-validated without losing its neighbours.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { ChdbStore } from '../infra/store/chdb-store.ts';
+import { migrate } from '../infra/store/migrations.ts';
+import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from '../infra/log/embedded-log.ts';
+import type { LogMessage, PartitionHandler } from '../infra/log/log.ts';
+import { partitionForKey } from '../infra/log/partitioner.ts';
+import { logHeaders, StoreSink } from '../processors/store-sink.ts';
+import { normalizeAudit } from '../schemas/normalize.ts';
+import { jsonCodec } from '../schemas/message-codec.ts';
+
+const TOPIC = 'audit';
+const DLQ = 'dead';
+const PARTITIONS = 2;
+let dir: string;
+let store: ChdbStore;
+let log: EmbeddedLog;
+let producer: EmbeddedLogProducer;
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'af-sink-'));
+  store = new ChdbStore(path.join(dir, 'ch'));
+  await migrate(store);
+  log = new EmbeddedLog({ dir: path.join(dir, 'log'), partitions: PARTITIONS, segmentBytes: 1 << 20 });
+  producer = new EmbeddedLogProducer(log);
+});
+after(async () => {
+  await store.close();
+  log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const commits = new Map<string, bigint>();
+function newSink(): StoreSink {
+  return new StoreSink({
+    store, producer, codec: jsonCodec(),
+    commit: async (t, p, o) => { commits.set(`${t}/${p}`, o); },
+    topics: [{ topic: TOPIC, kind: 'audit', table: 'audit_events' }],
+    deadLetterTopic: DLQ,
+    batch: { batchRows: 1000, batchBytes: 1 << 24, batchMs: 60_000 },
+    logger: pino({ level: 'silent' }),
+  });
+}
+
+function audit(tenant: string, id: string) {
+  const n = normalizeAudit({ id, event_time: '2026-04-01T00:00:00Z', event_type: 'x.y', action: 'read', category: 'file_access', actor: { id: 'u' } }, { tenantId: tenant });
+  assert.ok(n.ok);
+  return n.value;
+}
+
+let nextOffset = 0n;
+function trusted(tenant: string, id: string, offset = nextOffset++): LogMessage {
+  return { offset, key: tenant, value: Buffer.from(JSON.stringify(audit(tenant, id))), headers: logHeaders({ tenantId: tenant, id }), timestamp: Date.now() };
+}
+function raw(key: string | null, value: string, offset = nextOffset++): LogMessage {
+  return { offset, key, value: Buffer.from(value), headers: {}, timestamp: Date.now() };
+}
+
+/** A tenant name that lives in the given partition. */
+function tenantIn(partition: number, tag: string): string {
+  for (let i = 0; ; i++) if (partitionForKey(`${tag}_${i}`, PARTITIONS) === partition) return `${tag}_${i}`;
+}
+
+async function rows(tenant: string): Promise<{ id: string; seq: number; log_offset: number }[]> {
+  return store.query('SELECT id, seq, log_offset FROM audit_events WHERE tenant_id = {t:String} ORDER BY seq', { t: tenant });
+}
+
+async function readTopic(topic: string, partition?: number): Promise<LogMessage[]> {
+  const got: LogMessage[] = [];
+  const c = new EmbeddedLogConsumer(log, { group: `reader-${Math.random()}`, topics: [topic] });
+  const h: PartitionHandler = {
+    onAssign: async () => undefined, onRevoke: async () => undefined, onTick: async () => undefined,
+    onBatch: async (b) => { if (partition === undefined || b.partition === partition) got.push(...b.messages); },
+  };
+  await c.run(h);
+  await new Promise((r) => setTimeout(r, 300));
+  await c.stop();
+  return got;
+}
+
+test('a replay after a crash skips what is stored; seq is identical and contiguous', async () => {
+  const p = 0;
+  const t = tenantIn(p, 'replay');
+  nextOffset = 0n;
+  const first = [1, 2, 3, 4, 5].map((i) => trusted(t, `aud_r${i}`));
+  const sink1 = newSink();
+  await sink1.onAssign(TOPIC, p);
+  await sink1.onBatch({ topic: TOPIC, partition: p, messages: first });
+  await sink1.drain();
+  assert.deepEqual((await rows(t)).map((r) => [r.id, r.seq]), [1, 2, 3, 4, 5].map((i) => [`aud_r${i}`, i]));
+  assert.equal(commits.get(`${TOPIC}/${p}`), 5n);
+
+  // "Crash" before the commit reached the log: a new sink re-reads offsets 0..4, then new ones.
+  const sink2 = newSink();
+  await sink2.onAssign(TOPIC, p);
+  const more = [6, 7].map((i) => trusted(t, `aud_r${i}`));
+  await sink2.onBatch({ topic: TOPIC, partition: p, messages: [...first, ...more] });
+  await sink2.drain();
+  assert.equal(sink2.stats.skippedReplayed, 5);
+  assert.equal(sink2.stats.inserted, 2);
+  const all = await rows(t);
+  assert.deepEqual(all.map((r) => r.seq), [1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(all.map((r) => r.id), [1, 2, 3, 4, 5, 6, 7].map((i) => `aud_r${i}`));
+  assert.deepEqual(all.map((r) => Number(r.log_offset)), [0, 1, 2, 3, 4, 5, 6]);
+});
+
+test('an id already stored is dropped before it takes a seq, also after a restart', async () => {
+  const p = 1;
+  const t = tenantIn(p, 'dup');
+  nextOffset = 0n;
+  const sink = newSink();
+  await sink.onAssign(TOPIC, p);
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_a'), trusted(t, 'aud_b'), trusted(t, 'aud_a')] });
+  await sink.drain();
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_b'), trusted(t, 'aud_c')] });
+  await sink.drain();
+  assert.equal(sink.stats.duplicates, 2);
+  // A fresh sink loads the stored ids: the re-send is still recognised.
+  const restarted = newSink();
+  await restarted.onAssign(TOPIC, p);
+  await restarted.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_c'), trusted(t, 'aud_d')] });
+  await restarted.drain();
+  assert.equal(restarted.stats.duplicates, 1);
+  assert.deepEqual((await rows(t)).map((r) => [r.id, r.seq]), [['aud_a', 1], ['aud_b', 2], ['aud_c', 3], ['aud_d', 4]]);
+});
+
+test('poison goes to the dead letters with its reason; misrouted messages are re-keyed; the partition moves on', async () => {
+  const p = 0;
+  const t = tenantIn(p, 'poison');
+  const elsewhere = tenantIn(1, 'moved');
+  nextOffset = 100n;
+  const sink = newSink();
+  await sink.onAssign(TOPIC, p);
+  const good = audit(t, 'aud_ok');
+  await sink.onBatch({
+    topic: TOPIC, partition: p, messages: [
+      raw(t, 'not json at all'),
+      raw(null, JSON.stringify({ ...audit(t, 'aud_nokey'), tenant_id: undefined })),
+      raw(t, JSON.stringify({ ...good, category: 'nonsense' })),
+      raw(t, JSON.stringify(good)),
+      raw(elsewhere, JSON.stringify({ timestamp: '2026-04-01T00:00:00Z', action: 'read', success: true, id: 'log_moved', tenant_id: elsewhere })),
+    ],
+  });
+  await sink.drain();
+  assert.deepEqual((await rows(t)).map((r) => r.id), ['aud_ok']);
+  assert.equal(commits.get(`${TOPIC}/${p}`), 105n);
+  const dead = await readTopic(DLQ);
+  // Dead letters are keyed like their messages, so they spread over the partitions: by offset.
+  const byOffset = new Map(dead.map((m) => [m.headers['af-dlq-offset'], m]));
+  assert.equal(dead.length, 3);
+  assert.equal(byOffset.get('100')!.value!.toString(), 'not json at all');
+  assert.match(byOffset.get('100')!.headers['af-dlq-reason']!, /undecodable/);
+  assert.match(byOffset.get('101')!.headers['af-dlq-reason']!, /no tenant/);
+  assert.match(byOffset.get('102')!.headers['af-dlq-reason']!, /category/);
+  assert.ok(dead.every((m) => m.headers['af-dlq-code'] && m.headers['af-dlq-topic'] === TOPIC && m.headers['af-dlq-partition'] === '0'));
+  const moved = (await readTopic(TOPIC, 1)).filter((m) => m.key === elsewhere);
+  assert.equal(moved.length, 1);
+  assert.equal(moved[0]!.headers['af-id'], 'log_moved');
+});
+
+test('a message forged as the log form fails its insert, is re-validated and dead-lettered; its neighbours are stored', async () => {
+  const p = 1;
+  const t = tenantIn(p, 'forged');
+  nextOffset = 500n;
+  const sink = newSink();
+  await sink.onAssign(TOPIC, p);
+  const f1 = trusted(t, 'aud_f1');
+  const forged: LogMessage = { offset: nextOffset++, key: t, value: Buffer.from('{"bogus_column":1}'), headers: logHeaders({ tenantId: t, id: 'aud_forged' }), timestamp: Date.now() };
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [f1, forged, trusted(t, 'aud_f2')] });
+  await sink.drain();
+  assert.deepEqual((await rows(t)).map((r) => [r.id, r.seq]), [['aud_f1', 1], ['aud_f2', 2]]);
+  const dead = (await readTopic(DLQ)).filter((m) => m.key === t);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.headers['af-dlq-offset'], '501');
+});
