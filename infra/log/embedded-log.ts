@@ -178,14 +178,16 @@ class PartitionLog {
     this.size = 0;
   }
 
-  segmentFor(offset: bigint): { seg: Segment; index: number } {
-    let index = 0;
-    for (let i = 0; i < this.segments.length; i++) if (this.segments[i]!.base <= offset) index = i;
-    return { seg: this.segments[index]!, index };
+  segmentFor(offset: bigint): Segment {
+    let found = this.segments[0]!;
+    for (const s of this.segments) if (s.base <= offset) found = s;
+    return found;
   }
 
-  segmentAt(index: number): Segment | undefined {
-    return this.segments[index];
+  /** The segment after the one starting at `base`. NOTE: by base offset, never by position in
+   * the list — committing deletes segments from its front while readers are positioned. */
+  segmentAfter(base: bigint): Segment | undefined {
+    return this.segments.find((s) => s.base > base);
   }
 
   earliestOffset(): bigint {
@@ -303,7 +305,7 @@ export class EmbeddedLogProducer implements LogProducer {
 /** Reads one partition sequentially from an offset, up to the durable end. */
 class PartitionReader {
   private fh: FileHandle | null = null;
-  private segIndex = 0;
+  private segBase = 0n;
   private filePos = 0;
   /** Bytes read from the file but not yet handed out; always starts at a frame or group boundary. */
   private buf: Buffer = Buffer.alloc(0);
@@ -314,8 +316,8 @@ class PartitionReader {
 
   async open(): Promise<void> {
     const requested = this.offset < this.part.earliestOffset() ? this.part.earliestOffset() : this.offset;
-    const { seg, index } = this.part.segmentFor(requested);
-    this.segIndex = index;
+    const seg = this.part.segmentFor(requested);
+    this.segBase = seg.base;
     this.offset = seg.base;
     await this.openSegment(seg.file);
     // Seeking: frames before the requested offset are counted, not decoded (assignment only).
@@ -371,9 +373,9 @@ class PartitionReader {
       const { bytesRead } = await this.fh.read(chunk, 0, chunk.length, this.filePos);
       if (bytesRead === 0) {
         // This segment is exhausted; the next one continues the partition where it left off.
-        const next = this.part.segmentAt(this.segIndex + 1);
+        const next = this.part.segmentAfter(this.segBase);
         if (!next || next.base !== this.offset + BigInt(taken) || this.buf.length > 0) break;
-        this.segIndex++;
+        this.segBase = next.base;
         await this.openSegment(next.file);
         continue;
       }
