@@ -23,6 +23,7 @@ export interface Config {
     readonly clientId: string;
     readonly groupId: string;
     readonly sessionTimeoutMs: number;
+    readonly maxWaitMs: number;
     readonly topics: { readonly auditEvents: string; readonly changes: string; readonly deadLetters: string };
     readonly schemaRegistryUrl: string | undefined;
   };
@@ -46,7 +47,7 @@ type Env = Record<string, string | undefined>;
 const KNOWN_KEYS = new Set([
   'AUDITFLOW_MODE', 'HOST', 'PORT', 'DATA_DIR', 'LOG_LEVEL',
   'AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE',
-  'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SESSION_TIMEOUT_MS',
+  'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SESSION_TIMEOUT_MS', 'KAFKA_MAX_WAIT_MS',
   'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'SCHEMA_REGISTRY_URL',
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS',
@@ -134,6 +135,9 @@ export function parseConfig(env: Env, role: Role): Config {
       clientId: str(env, 'KAFKA_CLIENT_ID') ?? 'auditflow',
       groupId: str(env, 'KAFKA_GROUP_ID') ?? 'auditflow-store-sink',
       sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30000, 3000, 300000),
+      // How long a fetch may wait for data. Short enough that an idle partition does not delay
+      // a busy one behind it (kafkajs fetches brokers in turn).
+      maxWaitMs: int(env, 'KAFKA_MAX_WAIT_MS', 500, 10, 30000),
       topics: {
         auditEvents: str(env, 'KAFKA_TOPIC_AUDIT_EVENTS') ?? 'auditflow.audit-events',
         changes: str(env, 'KAFKA_TOPIC_CHANGES') ?? 'auditflow.changes',

@@ -102,6 +102,7 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
         consumer = new KafkaLogConsumer({
           brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-sink`, groupId: config.kafka.groupId,
           topics: [topics.auditEvents, topics.changes], sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          maxWaitTimeInMs: config.kafka.maxWaitMs,
         });
       }
       const prod = producer;

@@ -130,9 +130,12 @@ test('a reader crosses segment boundaries while commits delete the segments behi
   // Commit everything handed over, as the sink does after each write: segments behind the reader go.
   handler.onBatch = async (b) => { got.push(...b.messages); await c.commit(b.topic, b.partition, b.messages[b.messages.length - 1]!.offset + 1n); };
   await c.run(handler);
-  for (let w = 0; w < 20; w++) await producer.send('t', Array.from({ length: 1000 }, (_, i) => rec('k', w * 1000 + i)));
-  await until(() => got.length === 20000, 10_000);
-  await c.stop();
+  try {
+    for (let w = 0; w < 20; w++) await producer.send('t', Array.from({ length: 1000 }, (_, i) => rec('k', w * 1000 + i)));
+    await until(() => got.length === 20000, 10_000);
+  } finally {
+    await c.stop();
+  }
   assert.deepEqual(got.map((m) => Number(m.offset)), Array.from({ length: 20000 }, (_, i) => i));
   assert.ok(readdirSync(path.join(dir, 't', '0')).filter((f) => f.endsWith('.seg')).length <= 2, 'consumed segments are deleted');
   log.close();
