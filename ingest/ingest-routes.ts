@@ -62,8 +62,10 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       throw new AuditflowError('VALIDATION_FAILED', `${invalid} of ${items.length} events are invalid; nothing was accepted`, { details: errors });
     }
     const records: LogRecord[] = [];
+    const encodeSync = codec.encodeSync;
     for (const e of events) {
-      records.push({ key: principal.tenantId, value: await codec.encode(kind, e), headers: logHeaders({ tenantId: principal.tenantId, id: e.id }) });
+      const value = encodeSync ? encodeSync(kind, e) : await codec.encode(kind, e);
+      records.push({ key: principal.tenantId, value, headers: logHeaders({ tenantId: principal.tenantId, id: e.id }) });
     }
     await producer.send(kind === 'audit' ? config.kafka.topics.auditEvents : config.kafka.topics.changes, records);
     return { accepted: records.length, ids: events.map((e) => e.id) };

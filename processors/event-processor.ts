@@ -22,7 +22,7 @@ export function isTrusted(msg: LogMessage): boolean {
 }
 
 export function processTrusted(msg: LogMessage): Outcome {
-  return ok({ tenantId: msg.headers[TENANT_HEADER]!, id: msg.headers[ID_HEADER]!, body: msg.value!.toString('utf8') });
+  return ok({ tenantId: msg.headers[TENANT_HEADER]!, id: msg.headers[ID_HEADER]!, body: msg.value! });
 }
 
 /** Validates and normalises a decoded message of unknown provenance. */
@@ -33,5 +33,5 @@ export function processDecoded(kind: EventKind, msg: LogMessage, decoded: unknow
   if (!tenantId) return dlq('VALIDATION_FAILED', 'no tenant: neither a tenant_id field nor a message key');
   const n = kind === 'audit' ? normalizeAudit(decoded, { tenantId }) : normalizeChange(decoded, { tenantId });
   if (!n.ok) return dlq('VALIDATION_FAILED', n.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
-  return ok({ tenantId, id: n.value.id, body: JSON.stringify(n.value) });
+  return ok({ tenantId, id: n.value.id, body: Buffer.from(JSON.stringify(n.value)) });
 }

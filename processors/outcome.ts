@@ -3,8 +3,8 @@
 export interface ProcessedEvent {
   tenantId: string;
   id: string;
-  /** The event as a JSON object text in the log form (store columns minus seq and position). */
-  body: string;
+  /** The event as JSON object bytes in the log form (store columns minus seq and position). */
+  body: Buffer;
 }
 
 export type Outcome =

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync, appendFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from '../infra/log/embedded-log.ts';
@@ -139,5 +139,34 @@ test('a reader crosses segment boundaries while commits delete the segments behi
   assert.deepEqual(got.map((m) => Number(m.offset)), Array.from({ length: 20000 }, (_, i) => i));
   assert.ok(readdirSync(path.join(dir, 't', '0')).filter((f) => f.endsWith('.seg')).length <= 2, 'consumed segments are deleted');
   log.close();
+  rmSync(dir, { recursive: true });
+});
+
+test('damage before the tail is corruption: the log refuses to open rather than drop acknowledged records', async () => {
+  const dir = tmp();
+  const log = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 64 * 1024 * 1024 });
+  const producer = new EmbeddedLogProducer(log);
+  for (let g = 0; g < 3; g++) await producer.send('t', [rec('k', g)]);
+  log.close();
+  const seg = path.join(dir, 't', '0', '00000000000000000000.seg');
+  const bytes = readFileSync(seg);
+  // A torn last group (header complete, body cut short) is truncated: the first two survive.
+  const groupLen = bytes.length / 3;
+  writeFileSync(seg, bytes.subarray(0, bytes.length - 3));
+  const torn = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 64 * 1024 * 1024 });
+  const got: LogMessage[] = [];
+  const c = new EmbeddedLogConsumer(torn, { group: 'g', topics: ['t'] });
+  await c.run(collector(got));
+  await until(() => got.length === 2);
+  await c.stop();
+  torn.close();
+  assert.equal(statSync(seg).size, 2 * groupLen);
+  // A flipped byte in the first group, with an intact group after it, is corruption.
+  const damaged = readFileSync(seg);
+  damaged[20] = damaged[20]! ^ 0xff;
+  writeFileSync(seg, damaged);
+  const reopened = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 64 * 1024 * 1024 });
+  assert.throws(() => reopened.partition('t', 0), (e: { code?: string; message?: string }) => e.code === 'LOG_UNAVAILABLE' && /corrupt/.test(e.message ?? ''));
+  assert.equal(statSync(seg).size, 2 * groupLen, 'nothing was truncated');
   rmSync(dir, { recursive: true });
 });
