@@ -350,7 +350,9 @@ export class StoreSink implements PartitionHandler {
     const receivedAt = new Date().toISOString();
     const counters = new Map(st.counters);
     const batchKeys = new Set<string>();
-    const parts: Buffer[] = [];
+    const prefixes: string[] = [];
+    const bodies: Buffer[] = [];
+    let bytes = 0;
     let duplicates = 0;
     for (const p of events) {
       const ev = p.event!;
@@ -363,10 +365,13 @@ export class StoreSink implements PartitionHandler {
       const seq = (counters.get(ev.tenantId) ?? 0) + 1;
       counters.set(ev.tenantId, seq);
       // The event's bytes are spliced, not re-serialised: `{"seq":…,` + body without its `{`.
-      parts.push(Buffer.from(`{"seq":${seq},"received_at":"${receivedAt}","log_partition":${st.partition},"log_offset":${p.offset},`), ev.body.subarray(1), NEWLINE);
+      const prefix = `{"seq":${seq},"received_at":"${receivedAt}","log_partition":${st.partition},"log_offset":${p.offset},`;
+      prefixes.push(prefix);
+      bodies.push(ev.body);
+      bytes += prefix.length + ev.body.length; // ASCII prefix; the body's `{` makes room for '\n'
     }
-    const inserted = parts.length / 3;
-    if (inserted > 0) await this.deps.store.insertJsonEachRow(st.topic.table, Buffer.concat(parts));
+    const inserted = bodies.length;
+    if (inserted > 0) await this.deps.store.insertJsonEachRow(st.topic.table, spliceRows(prefixes, bodies, bytes));
     st.counters = counters;
     for (const k of batchKeys) st.ids.add(k);
     this.stats.inserted += inserted;
@@ -374,7 +379,17 @@ export class StoreSink implements PartitionHandler {
   }
 }
 
-const NEWLINE = Buffer.from('\n');
+/** One allocation for the whole insert: prefix + body minus its leading `{` + newline, per row. */
+function spliceRows(prefixes: string[], bodies: Buffer[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let o = 0;
+  for (let i = 0; i < bodies.length; i++) {
+    o += out.write(prefixes[i]!, o, 'latin1');
+    o += bodies[i]!.copy(out, o, 1);
+    out[o++] = 0x0a;
+  }
+  return out;
+}
 
 function safeJson(b: Buffer): unknown {
   try {
