@@ -137,7 +137,7 @@ export function parseConfig(env: Env, role: Role): Config {
       sessionTimeoutMs: int(env, 'KAFKA_SESSION_TIMEOUT_MS', 30000, 3000, 300000),
       // How long a fetch may wait for data. Short enough that an idle partition does not delay
       // a busy one behind it (kafkajs fetches brokers in turn).
-      maxWaitMs: int(env, 'KAFKA_MAX_WAIT_MS', 500, 10, 30000),
+      maxWaitMs: int(env, 'KAFKA_MAX_WAIT_MS', 100, 10, 30000),
       topics: {
         auditEvents: str(env, 'KAFKA_TOPIC_AUDIT_EVENTS') ?? 'auditflow.audit-events',
         changes: str(env, 'KAFKA_TOPIC_CHANGES') ?? 'auditflow.changes',
