@@ -304,7 +304,7 @@ export interface EmbeddedLogOptions {
   dir: string;
   partitions: number;
   segmentBytes: number;
-  /** Recent records kept in memory per partition for consumers that keep up (default 64 MiB). */
+  /** Recent records kept in memory per partition for consumers that keep up (default 16 MiB). */
   tailBytes?: number;
 }
 
@@ -330,7 +330,7 @@ export class EmbeddedLog {
     const k = `${topic}/${p}`;
     let part = this.parts.get(k);
     if (!part) {
-      part = new PartitionLog(path.join(this.opts.dir, topic, String(p)), this.opts.segmentBytes, this.opts.tailBytes ?? 64 * 1024 * 1024);
+      part = new PartitionLog(path.join(this.opts.dir, topic, String(p)), this.opts.segmentBytes, this.opts.tailBytes ?? 16 * 1024 * 1024);
       this.parts.set(k, part);
     }
     return part;
