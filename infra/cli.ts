@@ -55,6 +55,10 @@ export async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  system.fatal.catch((e: unknown) => {
+    console.error(`auditflow: the store sink stopped: ${isAuditflowError(e) ? `${e.code}: ` : ''}${(e as Error).message}; exiting so a supervisor restarts it (nothing acknowledged is lost: it is in the log)`);
+    process.exit(1);
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }

@@ -27,6 +27,11 @@ export interface RunningSystem {
   sink: StoreSink | null;
   /** A ready-to-use token, when the embedded mode generated its own secret. */
   startupToken: string | null;
+  /**
+   * Rejects if the store sink stops for good (a non-retriable error): the process should then
+   * exit and be restarted, since it would otherwise go on accepting events it never stores.
+   */
+  fatal: Promise<never>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +99,7 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
       : jsonCodec();
 
     let sink: StoreSink | null = null;
+    let fatal: Promise<never> = new Promise<never>(() => undefined);
     if (needsSink && store && producer) {
       let consumer: LogConsumer;
       if (embeddedLog) {
@@ -125,6 +131,10 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
         await consumer.stop();
       });
       await consumer.run(sink);
+      if (consumer instanceof EmbeddedLogConsumer) {
+        const loop = consumer.done();
+        fatal = loop.then(() => new Promise<never>(() => undefined));
+      }
     }
 
     let app: FastifyInstance | null = null;
@@ -141,7 +151,7 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
     }
 
     let stopped: Promise<void> | null = null;
-    return { config, app, url, sink, startupToken, stop: () => (stopped ??= stopAll()) };
+    return { config, app, url, sink, startupToken, fatal, stop: () => (stopped ??= stopAll()) };
   } catch (e) {
     await stopAll();
     throw e;
