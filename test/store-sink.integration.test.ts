@@ -73,17 +73,25 @@ async function rows(tenant: string): Promise<{ id: string; seq: number; log_offs
   return store.query('SELECT id, seq, log_offset FROM audit_events WHERE tenant_id = {t:String} ORDER BY seq', { t: tenant });
 }
 
+/** Everything durable in a topic (all partitions, or one), read through a consumer group of its own. */
 async function readTopic(topic: string, partition?: number): Promise<LogMessage[]> {
-  const got: LogMessage[] = [];
+  const all: LogMessage[][] = Array.from({ length: PARTITIONS }, () => []);
   const c = new EmbeddedLogConsumer(log, { group: `reader-${Math.random()}`, topics: [topic] });
   const h: PartitionHandler = {
     onAssign: async () => undefined, onRevoke: async () => undefined, onTick: async () => undefined,
-    onBatch: async (b) => { if (partition === undefined || b.partition === partition) got.push(...b.messages); },
+    onBatch: async (b) => { all[b.partition]!.push(...b.messages); },
   };
   await c.run(h);
-  await new Promise((r) => setTimeout(r, 300));
-  await c.stop();
-  return got;
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!all.every((got, p) => BigInt(got.length) === log.partition(topic, p).durableEnd)) {
+      if (Date.now() > deadline) throw new Error(`could not read ${topic} to its end`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    await c.stop();
+  }
+  return partition === undefined ? all.flat() : all[partition]!;
 }
 
 test('a replay after a crash skips what is stored; seq is identical and contiguous', async () => {
