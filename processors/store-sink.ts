@@ -297,11 +297,7 @@ export class StoreSink implements PartitionHandler {
   }
 
   private async write(st: PartitionState): Promise<void> {
-    if (st.dead.length > 0) {
-      await this.deps.producer.send(this.deps.deadLetterTopic, st.dead);
-      this.stats.deadLettered += st.dead.length;
-      st.dead = [];
-    }
+    await this.sendDeadLetters(st);
     if (st.rerouted.length > 0) {
       await this.deps.producer.send(st.topic.topic, st.rerouted);
       this.stats.rerouted += st.rerouted.length;
@@ -325,13 +321,17 @@ export class StoreSink implements PartitionHandler {
         if (o && o.kind === 'ok') rechecked.push({ ...p, event: o.event, trusted: false });
         else st.dead.push(this.deadLetter(st, p.message, 'VALIDATION_FAILED', o && o.kind === 'dlq' ? o.reason : 'empty message'));
       }
-      if (st.dead.length > 0) {
-        await this.deps.producer.send(this.deps.deadLetterTopic, st.dead);
-        this.stats.deadLettered += st.dead.length;
-        st.dead = [];
-      }
+      await this.sendDeadLetters(st);
       if (rechecked.length > 0) await this.insert(st, rechecked);
     }
+  }
+
+  /** Dead letters are produced (and acknowledged) before the batch they belong to is written. */
+  private async sendDeadLetters(st: PartitionState): Promise<void> {
+    if (st.dead.length === 0) return;
+    await this.deps.producer.send(this.deps.deadLetterTopic, st.dead);
+    this.stats.deadLettered += st.dead.length;
+    st.dead = [];
   }
 
   /** Dedupe, sequence, serialise, insert. Mutates counters and the id filter only on success. */

@@ -52,9 +52,3 @@ export interface LogConsumer {
   commit(topic: string, partition: number, nextOffset: bigint): Promise<void>;
   stop(): Promise<void>;
 }
-
-export const TOPICS = {
-  auditEvents: 'auditflow.audit-events',
-  changes: 'auditflow.changes',
-  deadLetters: 'auditflow.dead-letters',
-} as const;

@@ -349,6 +349,13 @@ async function embeddedRun(load: Load, profileDir?: string): Promise<PipelineRes
   }
 }
 
+/** The two lines every pipeline run prints: rates, lag, latency, and the sink's own figures. */
+function logPipeline(r: PipelineResult): void {
+  log(`ingest (all 202): ${fmt(r.ingestRate)} ev/s in ${r.ingestSeconds.toFixed(2)} s; queryable: ${fmt(r.queryableRate)} ev/s in ${r.queryableSeconds.toFixed(2)} s `
+    + `(last event queryable ${r.lagAfterLastAckMs} ms after the last 202); request latency p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms`);
+  log(`sink: ${sinkSummary(r.sink)}`);
+}
+
 async function kafkaRun(load: Load): Promise<PipelineResult> {
   const topo = await startDistributed({
     ...SINK_ENV,
@@ -467,9 +474,7 @@ async function main(): Promise<void> {
 
     step(`embedded pipeline: ${embLoad.events.length} events`);
     const e = await embeddedRun(embLoad);
-    log(`ingest (all 202): ${fmt(e.ingestRate)} ev/s in ${e.ingestSeconds.toFixed(2)} s; queryable: ${fmt(e.queryableRate)} ev/s in ${e.queryableSeconds.toFixed(2)} s `
-      + `(last event queryable ${e.lagAfterLastAckMs} ms after the last 202); request latency p50 ${e.latencyMs.p50} ms, p99 ${e.latencyMs.p99} ms`);
-    log(`sink: ${sinkSummary(e.sink)}`);
+    logPipeline(e);
     checkComplete(e, embLoad);
     log(cpuTable('CPU during the embedded run (first request → all queryable):', e));
     results['embedded'] = e;
@@ -513,9 +518,7 @@ async function main(): Promise<void> {
 
     step(`Kafka path: ${kLoad.events.length} events`);
     const k = await kafkaRun(kLoad);
-    log(`ingest (all 202): ${fmt(k.ingestRate)} ev/s in ${k.ingestSeconds.toFixed(2)} s; queryable: ${fmt(k.queryableRate)} ev/s in ${k.queryableSeconds.toFixed(2)} s `
-      + `(last event queryable ${k.lagAfterLastAckMs} ms after the last 202); request latency p50 ${k.latencyMs.p50} ms, p99 ${k.latencyMs.p99} ms`);
-    log(`sink: ${sinkSummary(k.sink)}`);
+    logPipeline(k);
     checkComplete(k, kLoad);
     log(cpuTable('CPU during the Kafka run (first request → all queryable):', k));
     results['kafka'] = k;
