@@ -18,8 +18,9 @@ export interface MessageCodec {
   encode(kind: EventKind, value: AuditEvent | ChangeEntry): Promise<Buffer>;
   /** Accepts both JSON and Confluent-framed Avro (detected by the leading 0x00 magic byte), so producers may use either. Throws AuditflowError('VALIDATION_FAILED', …) for bytes that are neither. */
   decode(bytes: Buffer): Promise<unknown>;
-  /** Present when encoding needs no I/O (JSON): ingest then avoids a promise per event. */
-  encodeSync?: (kind: EventKind, value: AuditEvent | ChangeEntry) => Buffer;
+  /** Present when encoding needs no I/O (JSON): ingest then avoids a promise per event. JSON is
+   * returned as text, which the log writes as UTF-8 without a Buffer per event. */
+  encodeSync?: (kind: EventKind, value: AuditEvent | ChangeEntry) => Buffer | string;
 }
 
 export interface AvroMessageCodec extends MessageCodec {
@@ -69,7 +70,7 @@ export function jsonCodec(): MessageCodec {
     async encode(_kind, value) {
       return encodeJson(value);
     },
-    encodeSync: (_kind, value) => encodeJson(value),
+    encodeSync: (_kind, value) => JSON.stringify(value),
     async decode(bytes) {
       if (isConfluentFramed(bytes)) {
         const id = bytes.length >= HEADER_BYTES ? bytes.readInt32BE(1) : undefined;

@@ -1,14 +1,7 @@
 // The durable embedded log: Kafka's model (topics → partitions → ordered offsets, consumer
 // commits) on local files, for the one-process deployment.
 //
-// Layout: <dir>/<topic>/<partition>/<base-offset>.seg, groups appended back to back. A group is
-// what one write+fdatasync made durable:
-//   group = u32 magic | u32 body length | u32 record count | u32 checksum(body) | body
-//   body  = frames, each u32 payload length | payload
-//   payload = f64 timestamp | u16 key length | key | u16 header count
-//             | (u16 name length | name | u32 value length | value) per header | value
-// The checksum (first 4 bytes of a native SHA-1 of the body, one call per group: a per-record
-// CRC in JS cost ~40% of a core at ingest speed) is verified when the log is opened.
+// Layout: <dir>/<topic>/<partition>/<base-offset>.seg, groups of frames (./log-format.ts).
 // NOTE: appends are group-committed — every record queued while one write+fdatasync runs goes
 // into the next single write+fdatasync — and `send` resolves only after the fdatasync, so a 202
 // never precedes durability. Readers see only fsynced frames (the durable end), so nothing the
@@ -18,17 +11,9 @@ import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSy
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditflowError } from '../errors.ts';
-import { createHash } from 'node:crypto';
 import type { LogBatch, LogConsumer, LogMessage, LogProducer, LogRecord, PartitionHandler } from './log.ts';
+import { decodePayload, FRAME_HEADER, GROUP_HEADER, GroupEncoder, isGroupMagic, scanGroups, type EncodedGroup } from './log-format.ts';
 import { partitionForKey } from './partitioner.ts';
-
-const GROUP_HEADER = 16;
-const GROUP_MAGIC = 0x31474641; // "AFG1"
-const FRAME_HEADER = 4;
-
-function checksum(body: Buffer): number {
-  return createHash('sha1').update(body).digest().readUInt32LE(0);
-}
 
 interface Segment {
   base: bigint;
@@ -38,90 +23,8 @@ interface Segment {
 interface PendingAppend {
   records: LogRecord[];
   timestamp: number;
-  frames: Buffer[];
-  bytes: number;
   resolve: () => void;
   reject: (e: unknown) => void;
-}
-
-function encodeFrame(r: LogRecord, timestamp: number): Buffer {
-  const headers = r.headers ? Object.entries(r.headers) : [];
-  let headerBytes = 0;
-  for (const [k, v] of headers) headerBytes += 6 + Buffer.byteLength(k) + Buffer.byteLength(v);
-  const keyLen = Buffer.byteLength(r.key);
-  const payloadLen = 8 + 2 + keyLen + 2 + headerBytes + r.value.length;
-  const buf = Buffer.allocUnsafe(FRAME_HEADER + payloadLen);
-  buf.writeUInt32LE(payloadLen, 0);
-  let o = FRAME_HEADER;
-  buf.writeDoubleLE(timestamp, o); o += 8;
-  buf.writeUInt16LE(keyLen, o); o += 2;
-  o += buf.write(r.key, o);
-  buf.writeUInt16LE(headers.length, o); o += 2;
-  for (const [k, v] of headers) {
-    const kl = buf.write(k, o + 2);
-    buf.writeUInt16LE(kl, o); o += 2 + kl;
-    const vl = buf.write(v, o + 4);
-    buf.writeUInt32LE(vl, o); o += 4 + vl;
-  }
-  r.value.copy(buf, o);
-  return buf;
-}
-
-function decodePayload(p: Buffer, offset: bigint): LogMessage {
-  let o = 0;
-  const timestamp = p.readDoubleLE(o); o += 8;
-  const keyLen = p.readUInt16LE(o); o += 2;
-  const key = p.toString('utf8', o, o + keyLen); o += keyLen;
-  const count = p.readUInt16LE(o); o += 2;
-  const headers: Record<string, string> = {};
-  for (let i = 0; i < count; i++) {
-    const kl = p.readUInt16LE(o); o += 2;
-    const k = p.toString('utf8', o, o + kl); o += kl;
-    const vl = p.readUInt32LE(o); o += 4;
-    headers[k] = p.toString('utf8', o, o + vl); o += vl;
-  }
-  return { offset, key, value: p.subarray(o), headers, timestamp };
-}
-
-function encodeGroup(frames: Buffer[], count: number): Buffer {
-  let bodyLen = 0;
-  for (const f of frames) bodyLen += f.length;
-  const buf = Buffer.allocUnsafe(GROUP_HEADER + bodyLen);
-  let o = GROUP_HEADER;
-  for (const f of frames) o += f.copy(buf, o);
-  buf.writeUInt32LE(GROUP_MAGIC, 0);
-  buf.writeUInt32LE(bodyLen, 4);
-  buf.writeUInt32LE(count, 8);
-  buf.writeUInt32LE(checksum(buf.subarray(GROUP_HEADER)), 12);
-  return buf;
-}
-
-/**
- * Counts the records of the complete, intact groups at the start of `buf` and where they end.
- * A torn write can only damage the last group (each group is fsynced before the next is written),
- * so damage with intact-looking data after it is corruption, not a crash: that is refused rather
- * than truncated, because truncating would drop acknowledged records.
- */
-function scanGroups(buf: Buffer, file: string): { end: number; count: number } {
-  let pos = 0;
-  let count = 0;
-  while (pos + GROUP_HEADER <= buf.length) {
-    if (buf.readUInt32LE(pos) !== GROUP_MAGIC) break;
-    const len = buf.readUInt32LE(pos + 4);
-    if (pos + GROUP_HEADER + len > buf.length) break;
-    if (checksum(buf.subarray(pos + GROUP_HEADER, pos + GROUP_HEADER + len)) !== buf.readUInt32LE(pos + 12)) {
-      if (pos + GROUP_HEADER + len < buf.length) corrupt(file, pos);
-      break;
-    }
-    count += buf.readUInt32LE(pos + 8);
-    pos += GROUP_HEADER + len;
-  }
-  if (pos + GROUP_HEADER <= buf.length && buf.readUInt32LE(pos) !== GROUP_MAGIC && buf.subarray(pos).some((b) => b !== 0)) corrupt(file, pos);
-  return { end: pos, count };
-}
-
-function corrupt(file: string, pos: number): never {
-  throw new AuditflowError('LOG_UNAVAILABLE', `embedded log segment ${file} is corrupt at byte ${pos} (not a torn tail); refusing to truncate acknowledged records — restore it or move it aside`);
 }
 
 /** One partition: its segments, the append path and the durable end. */
@@ -136,6 +39,7 @@ class PartitionLog {
   private queue: PendingAppend[] = [];
   private flushing = false;
   private readonly waiters = new Set<() => void>();
+  private readonly encoder = new GroupEncoder();
 
   constructor(dir: string, private readonly segmentBytes: number, private readonly tailMaxBytes: number) {
     this.dir = dir;
@@ -166,11 +70,9 @@ class PartitionLog {
   }
 
   append(records: LogRecord[]): Promise<void> {
-    const now = Date.now();
-    const frames = records.map((r) => encodeFrame(r, now));
-    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    const timestamp = Date.now();
     return new Promise((resolve, reject) => {
-      this.queue.push({ records, timestamp: now, frames, bytes, resolve, reject });
+      this.queue.push({ records, timestamp, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -183,12 +85,13 @@ class PartitionLog {
       const group = this.queue;
       this.queue = [];
       try {
-        const count = group.reduce((n, g) => n + g.frames.length, 0);
+        let count = 0;
+        for (const g of group) count += g.records.length;
         if (this.size > 0 && this.size >= this.segmentBytes) this.roll();
-        const buf = encodeGroup(group.flatMap((g) => g.frames), count);
-        await writeAndSync(this.fd, buf, this.size);
-        this.size += buf.length;
-        this.remember(group, this.nextOffset);
+        const encoded = this.encoder.encode(group);
+        await writeAndSync(this.fd, encoded.bytes, this.size);
+        this.size += encoded.bytes.length;
+        this.remember(group, encoded, this.nextOffset);
         this.nextOffset += BigInt(count);
         this.durableEnd = this.nextOffset;
         for (const g of group) g.resolve();
@@ -210,14 +113,19 @@ class PartitionLog {
   private tailBase = 0n;
   private tailBytes = 0;
 
-  private remember(group: PendingAppend[], firstOffset: bigint): void {
+  private remember(group: PendingAppend[], encoded: EncodedGroup, firstOffset: bigint): void {
     if (this.tail.length === 0) this.tailBase = firstOffset;
     let offset = firstOffset;
+    let i = 0;
+    const { bytes, valueStart, valueEnd } = encoded;
     for (const g of group) {
       for (const r of g.records) {
-        this.tail.push({ offset, key: r.key, value: r.value, headers: r.headers ?? {}, timestamp: g.timestamp });
-        this.tailBytes += r.value.length + 64;
+        // The value as written, a view into the group's buffer (records may hold strings).
+        const value = bytes.subarray(valueStart[i]!, valueEnd[i]!);
+        this.tail.push({ offset, key: r.key, value, headers: r.headers ?? {}, timestamp: g.timestamp });
+        this.tailBytes += value.length + 64;
         offset++;
+        i++;
       }
     }
     if (this.tailBytes > this.tailMaxBytes) {
@@ -437,7 +345,7 @@ class PartitionReader {
       while (taken < want) {
         if (this.groupLeft === 0) {
           if (pos + GROUP_HEADER > this.buf.length) break;
-          if (this.buf.readUInt32LE(pos) !== GROUP_MAGIC) {
+          if (!isGroupMagic(this.buf.readUInt32LE(pos))) {
             throw new AuditflowError('LOG_UNAVAILABLE', `embedded log corrupt at ${this.part.dir} offset ${this.offset + BigInt(taken)}`);
           }
           this.groupLeft = this.buf.readUInt32LE(pos + 4);

@@ -4,7 +4,8 @@
 
 export interface LogRecord {
   key: string;
-  value: Buffer;
+  /** Bytes, or text written as UTF-8 (JSON events: ingest skips a Buffer per event). */
+  value: Buffer | string;
   headers?: Record<string, string>;
 }
 
