@@ -29,17 +29,30 @@ class Bloom {
   }
 }
 
-/** Two independent 32-bit FNV-1a style hashes of the key (different offsets and primes). */
-function hashes(key: string): [number, number] {
+/**
+ * Two independent 32-bit FNV-1a style hashes of (tenant, id), written to h1[i] and h2[i]
+ * (typed arrays: no array per call, and the key is never concatenated).
+ */
+export function idHashes(tenantId: string, id: string, h1: Uint32Array, h2: Uint32Array, i: number): void {
   let a = 0x811c9dc5;
-  let b = 0x01000193 ^ key.length;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
+  let b = 0x01000193 ^ (tenantId.length + id.length + 1);
+  for (let k = 0; k < tenantId.length; k++) {
+    const c = tenantId.charCodeAt(k);
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995);
     b ^= b >>> 15;
   }
-  return [a >>> 0, (b | 1) >>> 0];
+  a = Math.imul(a, 0x01000193); // the separator (0)
+  b = Math.imul(b, 0x5bd1e995);
+  b ^= b >>> 15;
+  for (let k = 0; k < id.length; k++) {
+    const c = id.charCodeAt(k);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  h1[i] = a >>> 0;
+  h2[i] = (b | 1) >>> 0;
 }
 
 export class IdFilter {
@@ -49,22 +62,22 @@ export class IdFilter {
     this.filters = [new Bloom(initialCapacity)];
   }
 
+  /** A (tenant, id) pair as one string, for exact sets. */
   static key(tenantId: string, id: string): string {
     return `${tenantId}\u0000${id}`;
   }
 
-  add(key: string): void {
+  /** Adds the key whose idHashes are (h1, h2). */
+  add(h1: number, h2: number): void {
     let f = this.filters[this.filters.length - 1]!;
     if (f.count >= f.capacity) {
       f = new Bloom(f.capacity * 2);
       this.filters.push(f);
     }
-    const [h1, h2] = hashes(key);
     f.add(h1, h2);
   }
 
-  mightContain(key: string): boolean {
-    const [h1, h2] = hashes(key);
+  mightContain(h1: number, h2: number): boolean {
     for (const f of this.filters) if (f.has(h1, h2)) return true;
     return false;
   }
