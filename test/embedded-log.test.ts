@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from '../infra/log/embedded-log.ts';
@@ -191,4 +192,91 @@ test('a consumer that falls behind the in-memory tail reads the file, in order, 
   assert.deepEqual(got.map((m) => Number(m.offset)), Array.from({ length: 4000 }, (_, i) => i));
   log.close();
   rmSync(dir, { recursive: true });
+});
+
+test('text values and non-ASCII keys and headers are written as UTF-8 and read back as bytes', async () => {
+  const dir = tmp();
+  const log = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 1 << 20 });
+  const producer = new EmbeddedLogProducer(log);
+  const long = 'é'.repeat(100); // longer than the short-string path, and multi-byte
+  await producer.send('t', [
+    { key: 'tenant-ü', value: '{"text":"Grüße ✓ 🚀"}', headers: { 'af-id': 'aud_ÿ', [long]: long } },
+    { key: 'plain', value: Buffer.from([0x00, 0xff, 0x10]), headers: {} },
+  ]);
+  log.close();
+  // Re-opened: read from the file, not the in-memory tail.
+  const reopened = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 1 << 20 });
+  const got: LogMessage[] = [];
+  const consumer = new EmbeddedLogConsumer(reopened, { group: 'g', topics: ['t'] });
+  await consumer.run(collector(got));
+  await until(() => got.length === 2);
+  await consumer.stop();
+  assert.equal(got[0]!.key, 'tenant-ü');
+  assert.equal(got[0]!.value!.toString('utf8'), '{"text":"Grüße ✓ 🚀"}');
+  assert.deepEqual(got[0]!.headers, { 'af-id': 'aud_ÿ', [long]: long });
+  assert.deepEqual([...got[1]!.value!], [0x00, 0xff, 0x10]);
+  reopened.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('segments written in the earlier group format (AFG1, SHA-1 checksums) are still read and appended to', async () => {
+  const dir = tmp();
+  const partDir = path.join(dir, 't', '0');
+  const frame = (i: number): Buffer => {
+    const key = Buffer.from('k');
+    const value = Buffer.from(`{"old":${i}}`);
+    const payload = Buffer.alloc(8 + 2 + key.length + 2 + value.length);
+    let o = payload.writeDoubleLE(1_700_000_000_000, 0);
+    o = payload.writeUInt16LE(key.length, o);
+    o += key.copy(payload, o);
+    o = payload.writeUInt16LE(0, o);
+    value.copy(payload, o);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(payload.length);
+    return Buffer.concat([len, payload]);
+  };
+  const body = Buffer.concat([frame(0), frame(1)]);
+  const header = Buffer.alloc(16);
+  header.writeUInt32LE(0x31474641, 0); // "AFG1"
+  header.writeUInt32LE(body.length, 4);
+  header.writeUInt32LE(2, 8);
+  header.writeUInt32LE(createHash('sha1').update(body).digest().readUInt32LE(0), 12);
+  mkdirSync(partDir, { recursive: true });
+  writeFileSync(path.join(dir, 'partitions'), '1');
+  writeFileSync(path.join(partDir, `${'0'.padStart(20, '0')}.seg`), Buffer.concat([header, body]));
+
+  const log = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 1 << 20 });
+  await new EmbeddedLogProducer(log).send('t', [{ key: 'k', value: '{"new":2}' }]);
+  log.close();
+  const reopened = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 1 << 20 });
+  const got: LogMessage[] = [];
+  const consumer = new EmbeddedLogConsumer(reopened, { group: 'g', topics: ['t'] });
+  await consumer.run(collector(got));
+  await until(() => got.length === 3);
+  await consumer.stop();
+  assert.deepEqual(got.map((m) => [m.offset, m.value!.toString()]), [[0n, '{"old":0}'], [1n, '{"old":1}'], [2n, '{"new":2}']]);
+  reopened.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('records leave the in-memory tail once the reader has them; a second reader behind it reads the file', async () => {
+  const dir = tmp();
+  const log = new EmbeddedLog({ dir, partitions: 1, segmentBytes: 1 << 20 });
+  const producer = new EmbeddedLogProducer(log);
+  const first: LogMessage[] = [];
+  const c1 = new EmbeddedLogConsumer(log, { group: 'a', topics: ['t'] });
+  await c1.run(collector(first));
+  for (let w = 0; w < 5; w++) await producer.send('t', Array.from({ length: 100 }, (_, i) => rec('k', w * 100 + i)));
+  await until(() => first.length === 500);
+  assert.equal(log.partition('t', 0).fromTail(499n, 1), null, 'read records are no longer held');
+  const second: LogMessage[] = [];
+  const c2 = new EmbeddedLogConsumer(log, { group: 'b', topics: ['t'] });
+  await c2.run(collector(second));
+  await until(() => second.length === 500);
+  assert.deepEqual(second.map((m) => Number(m.offset)), Array.from({ length: 500 }, (_, i) => i));
+  assert.deepEqual(second.map((m) => JSON.parse(m.value!.toString()).i), Array.from({ length: 500 }, (_, i) => i));
+  await c1.stop();
+  await c2.stop();
+  log.close();
+  rmSync(dir, { recursive: true, force: true });
 });

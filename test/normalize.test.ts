@@ -82,3 +82,33 @@ test("an event naming another tenant is refused", () => {
   assert.ok(!n.ok);
   assert.deepEqual(n.errors.map((e) => e.path), ['/tenant_id']);
 });
+
+test('instants are RFC 3339 dates that exist, within the store range, normalised to UTC milliseconds', () => {
+  const at = (t: string) => normalizeAudit({ ...scaidriveAuditExample, event_time: t }, tenant, 0);
+  const accepted: [string, string][] = [
+    ['2026-11-23T08:00:00Z', '2026-11-23T08:00:00.000Z'],
+    ['2026-11-23T08:00:00.123456+02:00', '2026-11-23T06:00:00.123Z'],
+    ['2024-02-29t23:59:59.5z', '2024-02-29T23:59:59.500Z'],
+    ['2026-11-23 08:00:00-05:30', '2026-11-23T13:30:00.000Z'],
+  ];
+  for (const [input, stored] of accepted) {
+    const n = at(input);
+    assert.ok(n.ok, `${input} should be accepted`);
+    assert.equal(n.value.event_time, stored);
+  }
+  // The engine's Date.parse accepts all of these; a compliance record must not.
+  for (const input of ['2025-02-29T00:00:00Z', '2025-04-31T00:00:00Z', '2026-11-23T24:00:00Z', '2026-11-23T08:60:00Z',
+    '2026-11-23T08:00:00', 'Dec 1 2025', '2026-11-23', '1899-12-31T23:59:59Z', '2300-01-01T00:00:00Z', '2026-11-23T08:00:00+24:00']) {
+    const n = at(input);
+    assert.ok(!n.ok, `${input} should be refused`);
+    assert.deepEqual(n.errors.map((e) => e.path), ['/event_time'], input);
+  }
+});
+
+test('length limits count UTF-16 code units', () => {
+  const ok = normalizeAudit({ ...scaidriveAuditExample, action_source: 'é'.repeat(64) }, tenant, 0);
+  assert.ok(ok.ok);
+  const astral = normalizeAudit({ ...scaidriveAuditExample, action_source: '🚀'.repeat(33) }, tenant, 0); // 66 units
+  assert.ok(!astral.ok);
+  assert.deepEqual(astral.errors.map((e) => e.path), ['/action_source']);
+});

@@ -189,3 +189,17 @@ test('a message forged as the log form fails its insert, is re-validated and dea
   assert.equal(dead.length, 1);
   assert.equal(dead[0]!.headers['af-dlq-offset'], '501');
 });
+
+test('the same id under two tenants is two events; a tenant re-sending it within the batch is one', async () => {
+  const p = 1;
+  const t1 = tenantIn(p, 'twin-a');
+  const t2 = tenantIn(p, 'twin-b');
+  // Offsets go on from the tests before: this partition's stored offsets would be skipped as replayed.
+  const sink = newSink();
+  await sink.onAssign(TOPIC, p);
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t1, 'aud_same'), trusted(t2, 'aud_same'), trusted(t1, 'aud_same'), trusted(t2, 'aud_other')] });
+  await sink.drain();
+  assert.equal(sink.stats.duplicates, 1);
+  assert.deepEqual((await rows(t1)).map((r) => [r.id, r.seq]), [['aud_same', 1]]);
+  assert.deepEqual((await rows(t2)).map((r) => [r.id, r.seq]), [['aud_same', 1], ['aud_other', 2]]);
+});

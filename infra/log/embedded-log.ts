@@ -105,11 +105,16 @@ class PartitionLog {
   }
 
   /**
-   * The most recent durable records, kept as messages so a consumer that keeps up takes them from
-   * memory instead of reading and decoding the file again (the common case: it cost ~20% of the
-   * main thread). A consumer that falls behind the tail reads the file.
+   * The most recent durable records not yet read by every open reader, kept as messages so a
+   * consumer that keeps up takes them from memory instead of reading and decoding the file again
+   * (the common case: it cost ~20% of the main thread). A consumer that falls behind the tail
+   * reads the file. NOTE: records leave the tail as soon as every reader has taken them, so they
+   * die young instead of being promoted to V8's old generation (GC threads cost ~4 µs per event
+   * when the tail kept 16 MiB of records regardless).
    */
   private tail: LogMessage[] = [];
+  /** Open readers and where they stand. */
+  readonly readers = new Set<{ offset: bigint }>();
   private tailBase = 0n;
   private tailBytes = 0;
 
@@ -141,6 +146,18 @@ class PartitionLog {
     if (this.tail.length === 0 || offset < this.tailBase || offset >= this.tailBase + BigInt(this.tail.length)) return null;
     const start = Number(offset - this.tailBase);
     return this.tail.slice(start, start + max);
+  }
+
+  /** Drops what every open reader has read. */
+  trimTail(): void {
+    if (this.readers.size === 0 || this.tail.length === 0) return;
+    let min = -1n;
+    for (const r of this.readers) if (min < 0n || r.offset < min) min = r.offset;
+    const drop = Math.min(this.tail.length, Number(min - this.tailBase));
+    if (drop <= 0) return;
+    for (let i = 0; i < drop; i++) this.tailBytes -= this.tail[i]!.value!.length + 64;
+    this.tail = this.tail.slice(drop);
+    this.tailBase += BigInt(drop);
   }
 
   private roll(): void {
@@ -293,6 +310,7 @@ class PartitionReader {
   constructor(private readonly part: PartitionLog, public offset: bigint) {}
 
   async open(): Promise<void> {
+    this.part.readers.add(this);
     const requested = this.offset < this.part.earliestOffset() ? this.part.earliestOffset() : this.offset;
     const seg = this.part.segmentFor(requested);
     this.segBase = seg.base;
@@ -330,6 +348,7 @@ class PartitionReader {
       if (recent) {
         for (const m of recent) out.push(m);
         this.offset += BigInt(recent.length);
+        this.part.trimTail();
         this.filePositionStale = true;
         return recent.length;
       }
@@ -380,6 +399,7 @@ class PartitionReader {
   }
 
   async close(): Promise<void> {
+    this.part.readers.delete(this);
     await this.fh?.close();
     this.fh = null;
   }
