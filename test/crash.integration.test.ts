@@ -11,8 +11,17 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createClient } from '@clickhouse/client';
 import { getAllLogs, ingest } from './support/api-client.ts';
 import { startDistributed, startEmbedded, TOPICS, until, type Topology } from './support/topologies.ts';
+import { partitionForKey } from '../infra/log/partitioner.ts';
 
 const uniq = () => randomBytes(4).toString('hex');
+
+/** A fresh tenant name whose events go to `partition` of the 3-partition audit topic. */
+function tenantOn(prefix: string, partition: number): string {
+  for (;;) {
+    const t = `${prefix}_${uniq()}`;
+    if (partitionForKey(t, 3) === partition) return t;
+  }
+}
 
 function event(tag: string, i: number) {
   return {
@@ -105,7 +114,10 @@ describe('crash: kill -9 the Kafka processor mid-stream; dead letters', () => {
   after(async () => { await topo?.stop(); });
 
   test('exactly the acknowledged events are returned, none twice, seq contiguous per tenant', async () => {
-    const tenants = [`tnt_k1_${uniq()}`, `tnt_k2_${uniq()}`];
+    // On two partitions: the mock cluster keeps only ~5 MiB per partition, and with both tenants
+    // on one it could drop unread messages while the processor is down (a substrate limit, which
+    // the sink reports as "log offsets skipped"; not what this test is about).
+    const tenants = [tenantOn('tnt_k1', 0), tenantOn('tnt_k2', 1)];
     const start = async () => Promise.all(tenants.map(async (tenant) => ({ tenant, s: stream(topo, await topo.token(tenant, 'audit:write'), uniq(), 100) })));
     const before = await start();
     await until(async () => before.every(({ s }) => s.batches() >= 10), 60_000, 'batches acknowledged');

@@ -7,12 +7,12 @@
 // never precedes durability. Readers see only fsynced frames (the durable end), so nothing the
 // store holds can come from a record a crash could take back. On open, a torn tail (a frame cut
 // by a crash) is truncated.
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, write, writev, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditflowError } from '../errors.ts';
 import type { LogBatch, LogConsumer, LogMessage, LogProducer, LogRecord, PartitionHandler } from './log.ts';
-import { decodePayload, FRAME_HEADER, GROUP_HEADER, GroupEncoder, isGroupMagic, scanGroups, type EncodedGroup } from './log-format.ts';
+import { decodePayload, FRAME_HEADER, FrameEncoder, GROUP_HEADER, groupHeader, isGroupMagic, scanGroups, type EncodedFrames } from './log-format.ts';
 import { partitionForKey } from './partitioner.ts';
 
 interface Segment {
@@ -21,7 +21,11 @@ interface Segment {
 }
 
 interface PendingAppend {
-  records: LogRecord[];
+  /** Keys and headers only: the values (often 800-byte strings) are in `frames` already and are
+   * not kept alive through the fsync. */
+  keys: string[];
+  headers: (Record<string, string> | undefined)[];
+  frames: EncodedFrames;
   timestamp: number;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -39,7 +43,7 @@ class PartitionLog {
   private queue: PendingAppend[] = [];
   private flushing = false;
   private readonly waiters = new Set<() => void>();
-  private readonly encoder = new GroupEncoder();
+  private readonly encoder = new FrameEncoder();
 
   constructor(dir: string, private readonly segmentBytes: number, private readonly tailMaxBytes: number) {
     this.dir = dir;
@@ -71,8 +75,20 @@ class PartitionLog {
 
   append(records: LogRecord[]): Promise<void> {
     const timestamp = Date.now();
+    let frames: EncodedFrames;
+    try {
+      frames = this.encoder.encode(records, timestamp);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ records, timestamp, resolve, reject });
+      const keys = new Array<string>(records.length);
+      const headers = new Array<Record<string, string> | undefined>(records.length);
+      for (let i = 0; i < records.length; i++) {
+        keys[i] = records[i]!.key;
+        headers[i] = records[i]!.headers;
+      }
+      this.queue.push({ keys, headers, frames, timestamp, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -86,12 +102,12 @@ class PartitionLog {
       this.queue = [];
       try {
         let count = 0;
-        for (const g of group) count += g.records.length;
+        for (const g of group) count += g.frames.count;
         if (this.size > 0 && this.size >= this.segmentBytes) this.roll();
-        const encoded = this.encoder.encode(group);
-        await writeAndSync(this.fd, encoded.bytes, this.size);
-        this.size += encoded.bytes.length;
-        this.remember(group, encoded, this.nextOffset);
+        const buffers = [groupHeader(group.map((g) => g.frames)), ...group.map((g) => g.frames.bytes)];
+        const bytes = await writeAndSync(this.fd, buffers, this.size);
+        this.size += bytes;
+        this.remember(group, this.nextOffset);
         this.nextOffset += BigInt(count);
         this.durableEnd = this.nextOffset;
         for (const g of group) g.resolve();
@@ -118,19 +134,17 @@ class PartitionLog {
   private tailBase = 0n;
   private tailBytes = 0;
 
-  private remember(group: PendingAppend[], encoded: EncodedGroup, firstOffset: bigint): void {
+  private remember(group: PendingAppend[], firstOffset: bigint): void {
     if (this.tail.length === 0) this.tailBase = firstOffset;
     let offset = firstOffset;
-    let i = 0;
-    const { bytes, valueStart, valueEnd } = encoded;
     for (const g of group) {
-      for (const r of g.records) {
-        // The value as written, a view into the group's buffer (records may hold strings).
+      const { bytes, valueStart, valueEnd } = g.frames;
+      for (let i = 0; i < g.keys.length; i++) {
+        // The value as written, a view into the append's buffer (records may hold strings).
         const value = bytes.subarray(valueStart[i]!, valueEnd[i]!);
-        this.tail.push({ offset, key: r.key, value, headers: r.headers ?? {}, timestamp: g.timestamp });
+        this.tail.push({ offset, key: g.keys[i]!, value, headers: g.headers[i] ?? {}, timestamp: g.timestamp });
         this.tailBytes += value.length + 64;
         offset++;
-        i++;
       }
     }
     if (this.tailBytes > this.tailMaxBytes) {
@@ -212,17 +226,25 @@ class PartitionLog {
   }
 }
 
-async function writeAndSync(fd: number, buf: Buffer, position: number): Promise<void> {
-  // fs.write/fdatasync on the libuv pool keep the event loop free during the disk wait.
-  const { write, fdatasync } = await import('node:fs');
-  await new Promise<void>((resolve, reject) => {
-    const step = (written: number) => {
-      if (written >= buf.length) return resolve();
-      write(fd, buf, written, buf.length - written, position + written, (err, n) => (err ? reject(err) : step(written + n)));
-    };
-    step(0);
-  });
+/** Writes the buffers at `position` and fdatasyncs; returns the bytes written. */
+async function writeAndSync(fd: number, buffers: Buffer[], position: number): Promise<number> {
+  // fs.writev/fdatasync on the libuv pool keep the event loop free during the disk wait.
+  let total = 0;
+  for (const b of buffers) total += b.length;
+  const written = await new Promise<number>((resolve, reject) => writev(fd, buffers, position, (err, n) => (err ? reject(err) : resolve(n))));
+  if (written < total) {
+    // A short write (rare on a regular file): the rest goes out from one buffer.
+    const rest = Buffer.concat(buffers).subarray(written);
+    await new Promise<void>((resolve, reject) => {
+      const step = (done: number) => {
+        if (done >= rest.length) return resolve();
+        write(fd, rest, done, rest.length - done, position + written + done, (err, n) => (err ? reject(err) : step(done + n)));
+      };
+      step(0);
+    });
+  }
   await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  return total;
 }
 
 export interface EmbeddedLogOptions {
