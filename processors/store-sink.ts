@@ -22,7 +22,7 @@ import { partitionForKey } from '../infra/log/partitioner.ts';
 import type { Store } from '../infra/store/store.ts';
 import type { EventKind } from '../schemas/event-model.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
-import { ID_HEADER, isTrusted, LOG_FORMAT, LOG_FORMAT_HEADER, processDecoded, processTrusted, TENANT_HEADER } from './event-processor.ts';
+import { ID_HEADER, isTrusted, LOG_FORMAT, processDecoded, processTrusted, TENANT_HEADER } from './event-processor.ts';
 import { IdFilter, idHashes } from './id-filter.ts';
 import type { Outcome, ProcessedEvent } from './outcome.ts';
 

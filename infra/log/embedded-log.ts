@@ -7,7 +7,7 @@
 // never precedes durability. Readers see only fsynced frames (the durable end), so nothing the
 // store holds can come from a record a crash could take back. On open, a torn tail (a frame cut
 // by a crash) is truncated.
-import { closeSync, existsSync, fdatasync, fdatasyncSync, write, writev, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, write, writev, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditflowError } from '../errors.ts';
@@ -147,12 +147,14 @@ class PartitionLog {
         offset++;
       }
     }
-    if (this.tailBytes > this.tailMaxBytes) {
-      const drop = Math.ceil(this.tail.length / 2);
-      for (let i = 0; i < drop; i++) this.tailBytes -= this.tail[i]!.value!.length + 64;
-      this.tail = this.tail.slice(drop);
-      this.tailBase += BigInt(drop);
-    }
+    if (this.tailBytes > this.tailMaxBytes) this.dropTail(Math.ceil(this.tail.length / 2));
+  }
+
+  /** Forgets the oldest `n` records of the tail. */
+  private dropTail(n: number): void {
+    for (let i = 0; i < n; i++) this.tailBytes -= this.tail[i]!.value!.length + 64;
+    this.tail = this.tail.slice(n);
+    this.tailBase += BigInt(n);
   }
 
   /** Up to `max` messages from `offset` if the in-memory tail holds it, else null. */
@@ -168,10 +170,7 @@ class PartitionLog {
     let min = -1n;
     for (const r of this.readers) if (min < 0n || r.offset < min) min = r.offset;
     const drop = Math.min(this.tail.length, Number(min - this.tailBase));
-    if (drop <= 0) return;
-    for (let i = 0; i < drop; i++) this.tailBytes -= this.tail[i]!.value!.length + 64;
-    this.tail = this.tail.slice(drop);
-    this.tailBase += BigInt(drop);
+    if (drop > 0) this.dropTail(drop);
   }
 
   private roll(): void {
