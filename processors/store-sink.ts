@@ -15,6 +15,11 @@
 //    offset is committed after the insert: a poison message never stalls its partition.
 //  - One insert per batch into one table partition (received_at is one value per batch), so an
 //    insert is atomic — the property the skip-what-is-stored rule relies on.
+//  - A partition has at most one insert in flight, and the next batch fills while it runs (its
+//    events are staged as columns, ./staged-batch.ts). Sequencing waits for the insert before it,
+//    so seq still follows log order; a full batch waits for the insert in flight (backpressure).
+//    NOTE: before, the sink stopped reading for the whole insert; under load the log's in-memory
+//    tail overflowed meanwhile and the sink fell back to reading and decoding the file.
 import type { Config } from '../infra/config.ts';
 import { AuditflowError, isAuditflowError } from '../infra/errors.ts';
 import type { LogBatch, LogMessage, LogProducer, LogRecord, PartitionHandler } from '../infra/log/log.ts';
@@ -24,7 +29,8 @@ import type { EventKind } from '../schemas/event-model.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
 import { ID_HEADER, isTrusted, LOG_FORMAT, processDecoded, processTrusted, TENANT_HEADER } from './event-processor.ts';
 import { IdFilter, idHashes } from './id-filter.ts';
-import type { Outcome, ProcessedEvent } from './outcome.ts';
+import type { Outcome } from './outcome.ts';
+import { ROW_PREFIX, StagedBatch } from './staged-batch.ts';
 
 export interface SinkTopic {
   topic: string;
@@ -50,13 +56,6 @@ export interface StoreSinkDeps {
   logger: SinkLogger;
 }
 
-interface Pending {
-  offset: bigint;
-  event: ProcessedEvent | null; // null: nothing to store (dead-lettered or rerouted)
-  message: LogMessage;
-  trusted: boolean;
-}
-
 interface PartitionState {
   topic: SinkTopic;
   partition: number;
@@ -64,10 +63,17 @@ interface PartitionState {
   /** Highest offset whose outcome is already in the store (-1: none). */
   storedUpTo: bigint;
   ids: IdFilter;
-  pending: Pending[];
+  /** The batch filling, and a spare (the batch last written) to fill after it. */
+  staged: StagedBatch;
+  spare: StagedBatch | null;
+  /** Messages in the filling batch, whatever became of them (stored, dead-lettered, rerouted). */
+  messages: number;
   dead: LogRecord[];
   rerouted: LogRecord[];
-  pendingBytes: number;
+  /** The batch being written and committed, at most one. */
+  inflight: Promise<void> | null;
+  /** What stopped the partition's last write: every later call fails with it until the partition is revoked. */
+  failure: unknown;
   firstAt: number;
   lastOffset: bigint;
   /** The offset the next message should have (-1: not known yet, right after assignment). */
@@ -118,10 +124,10 @@ export class StoreSink implements PartitionHandler {
     const topic = this.topicOf(topicName);
     const key = `${topicName}/${partition}`;
     const previous = this.parts.get(key);
-    if (previous) await previous.chain;
+    if (previous) await this.quiesce(previous);
     const st: PartitionState = {
-      topic, partition, counters: new Map(), storedUpTo: -1n, ids: new IdFilter(), pending: [], dead: [], rerouted: [],
-      pendingBytes: 0, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
+      topic, partition, counters: new Map(), storedUpTo: -1n, ids: new IdFilter(), staged: new StagedBatch(), spare: null, messages: 0,
+      dead: [], rerouted: [], inflight: null, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
       partitionCount: await this.deps.producer.partitionCount(topicName), tenantPartitions: new Map(),
     };
     const rows = await this.deps.store.query<{ tenant_id: string; seq: string | number; off: string | number; n: string | number }>(
@@ -158,8 +164,15 @@ export class StoreSink implements PartitionHandler {
     const st = this.parts.get(key);
     if (!st) return;
     this.parts.delete(key);
-    // Whatever was buffered is not committed: the partition's next owner re-reads it.
+    // Whatever was buffered is not committed: the partition's next owner re-reads it. A write
+    // in flight finishes first, so the next owner's recovery sees its rows.
+    await this.quiesce(st);
+  }
+
+  /** Waits for everything queued for the partition and its write in flight; never throws. */
+  private async quiesce(st: PartitionState): Promise<void> {
     await st.chain;
+    await st.inflight?.catch(() => undefined);
   }
 
   async onBatch(batch: LogBatch): Promise<void> {
@@ -169,7 +182,7 @@ export class StoreSink implements PartitionHandler {
       for (const m of batch.messages) {
         // The common case (our own log form, on its tenant's partition) without a promise.
         if (!this.acceptTrusted(st, m)) await this.accept(st, m);
-        if (st.pending.length >= this.deps.batch.batchRows || st.pendingBytes >= this.deps.batch.batchBytes) {
+        if (st.messages >= this.deps.batch.batchRows || st.staged.used >= this.deps.batch.batchBytes) {
           const t0 = Date.now();
           await this.flush(st);
           this.stats.blockedMs += Date.now() - t0;
@@ -181,6 +194,8 @@ export class StoreSink implements PartitionHandler {
   async onTick(): Promise<void> {
     const now = Date.now();
     for (const st of [...this.parts.values()]) {
+      // A write that failed for good surfaces here too when nothing new arrives to flush.
+      if (st.failure !== undefined) throw st.failure;
       if (st.lastOffset >= 0n && now - st.firstAt >= this.deps.batch.batchMs) {
         await this.serial(st, async () => {
           if (st.lastOffset >= 0n && Date.now() - st.firstAt >= this.deps.batch.batchMs) await this.flush(st);
@@ -189,9 +204,14 @@ export class StoreSink implements PartitionHandler {
     }
   }
 
-  /** Flushes every partition (SIGTERM drain). */
+  /** Flushes every partition and waits until the writes are committed (SIGTERM drain). */
   async drain(): Promise<void> {
-    for (const st of [...this.parts.values()]) await this.serial(st, () => this.flush(st));
+    for (const st of [...this.parts.values()]) {
+      await this.serial(st, async () => {
+        await this.flush(st);
+        await this.settle(st);
+      });
+    }
   }
 
   stop(): void {
@@ -208,6 +228,7 @@ export class StoreSink implements PartitionHandler {
     st.expected = m.offset + 1n;
     if (st.lastOffset < 0n) st.firstAt = Date.now();
     st.lastOffset = m.offset;
+    st.messages++;
     if (m.offset <= st.storedUpTo) {
       this.stats.skippedReplayed++;
       return false;
@@ -221,9 +242,8 @@ export class StoreSink implements PartitionHandler {
     const tenantId = m.headers[TENANT_HEADER]!;
     if (this.partitionOf(st, tenantId) !== st.partition) return false;
     if (!this.position(st, m)) return true;
-    const body = m.value!;
-    st.pending.push({ offset: m.offset, event: { tenantId, id: m.headers[ID_HEADER]!, body }, message: m, trusted: true });
-    st.pendingBytes += body.length;
+    const i = st.staged.add(m.offset, tenantId, m.headers[ID_HEADER]!, m.value!, true, m.key);
+    if (!onlyLogHeaders(m.headers)) st.staged.extraHeaders.set(i, m.headers);
     return true;
   }
 
@@ -233,18 +253,16 @@ export class StoreSink implements PartitionHandler {
     const outcome = trusted ? processTrusted(m) : await this.decodeAndProcess(st.topic.kind, m);
     if (outcome.kind === 'dlq') {
       st.dead.push(this.deadLetter(st, m, outcome.code, outcome.reason));
-      st.pending.push({ offset: m.offset, event: null, message: m, trusted });
       return;
     }
     const ev = outcome.event;
     if (this.partitionOf(st, ev.tenantId) !== st.partition) {
       // Keyed to the wrong partition: re-key it by tenant so one writer owns each tenant's seq.
       st.rerouted.push({ key: ev.tenantId, value: ev.body, headers: logHeaders(ev) });
-      st.pending.push({ offset: m.offset, event: null, message: m, trusted });
       return;
     }
-    st.pending.push({ offset: m.offset, event: ev, message: m, trusted });
-    st.pendingBytes += ev.body.length;
+    const i = st.staged.add(m.offset, ev.tenantId, ev.id, ev.body, trusted, m.key);
+    if (trusted && !onlyLogHeaders(m.headers)) st.staged.extraHeaders.set(i, m.headers);
   }
 
   /** Where a tenant belongs. */
@@ -287,14 +305,52 @@ export class StoreSink implements PartitionHandler {
     };
   }
 
-  /** Write the buffered batch, then commit past it. Retries infrastructure errors until it succeeds or the sink stops. */
+  /**
+   * Hands the filling batch to the partition's writer: waits for the write in flight (one at a
+   * time, in order), then starts this one and returns without waiting for it.
+   */
   private async flush(st: PartitionState): Promise<void> {
     if (st.lastOffset < 0n) return;
+    await this.settle(st);
+    const batch = st.staged;
+    const dead = st.dead;
+    const rerouted = st.rerouted;
     const last = st.lastOffset;
+    st.staged = st.spare ?? new StagedBatch();
+    st.spare = null;
+    st.dead = [];
+    st.rerouted = [];
+    st.messages = 0;
+    st.lastOffset = -1n;
+    const run = this.writeAndCommit(st, batch, dead, rerouted, last).then(() => {
+      batch.reset();
+      st.spare = batch;
+    });
+    run.catch((e: unknown) => {
+      st.failure ??= e;
+    });
+    st.inflight = run;
+  }
+
+  /** Waits for the write in flight; throws what stopped any write of this partition. */
+  private async settle(st: PartitionState): Promise<void> {
+    const run = st.inflight;
+    if (run) {
+      try {
+        await run;
+      } finally {
+        if (st.inflight === run) st.inflight = null;
+      }
+    }
+    if (st.failure !== undefined) throw st.failure;
+  }
+
+  /** Writes a batch, then commits past it. Retries infrastructure errors until it succeeds or the sink stops. */
+  private async writeAndCommit(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[], last: bigint): Promise<void> {
     let attempt = 0;
     for (;;) {
       try {
-        await this.write(st);
+        await this.write(st, batch, dead, rerouted);
         break;
       } catch (e) {
         const retriable = isAuditflowError(e) && e.retriable;
@@ -315,69 +371,57 @@ export class StoreSink implements PartitionHandler {
       if (!isAuditflowError(e) || !e.retriable) throw e;
       this.deps.logger.warn({ topic: st.topic.topic, partition: st.partition, offset: (last + 1n).toString(), err: e.message }, 'offset commit failed; the store already holds the batch');
     }
-    st.pending = [];
-    st.dead = [];
-    st.rerouted = [];
-    st.pendingBytes = 0;
-    st.lastOffset = -1n;
     this.stats.batches++;
   }
 
-  private async write(st: PartitionState): Promise<void> {
-    await this.sendDeadLetters(st);
-    if (st.rerouted.length > 0) {
-      await this.deps.producer.send(st.topic.topic, st.rerouted);
-      this.stats.rerouted += st.rerouted.length;
-      st.rerouted = [];
+  private async write(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[]): Promise<void> {
+    await this.sendDeadLetters(dead);
+    if (rerouted.length > 0) {
+      await this.deps.producer.send(st.topic.topic, rerouted);
+      this.stats.rerouted += rerouted.length;
+      rerouted.length = 0;
     }
-    const events = st.pending.filter((p) => p.event !== null);
-    if (events.length === 0) return;
-    const counters = new Map(st.counters);
+    if (batch.count === 0) return;
     try {
-      await this.insert(st, events);
+      await this.insert(st, batch);
     } catch (e) {
-      st.counters = counters;
       if (isAuditflowError(e) && e.retriable) throw e;
-      if (!events.some((p) => p.trusted)) throw e;
+      if (!batch.trusted.subarray(0, batch.count).includes(1)) throw e;
       // A message claiming to be in the log form was not: re-check every event as untrusted,
       // dead-letter what fails, and write the rest.
       this.deps.logger.warn({ topic: st.topic.topic, partition: st.partition, err: (e as Error).message }, 'insert rejected, re-validating batch');
-      const rechecked: Pending[] = [];
-      for (const p of events) {
-        const o = p.message.value ? processDecoded(st.topic.kind, p.message, safeJson(p.message.value)) : null;
-        if (o && o.kind === 'ok') rechecked.push({ ...p, event: o.event, trusted: false });
-        else st.dead.push(this.deadLetter(st, p.message, 'VALIDATION_FAILED', o && o.kind === 'dlq' ? o.reason : 'empty message'));
+      const rechecked = new StagedBatch();
+      for (let i = 0; i < batch.count; i++) {
+        const m = stagedMessage(batch, i);
+        const o = processDecoded(st.topic.kind, m, safeJson(m.value!));
+        if (o.kind === 'ok') rechecked.add(m.offset, o.event.tenantId, o.event.id, o.event.body, false, m.key);
+        else dead.push(this.deadLetter(st, m, 'VALIDATION_FAILED', o.reason));
       }
-      await this.sendDeadLetters(st);
-      if (rechecked.length > 0) await this.insert(st, rechecked);
+      await this.sendDeadLetters(dead);
+      if (rechecked.count > 0) await this.insert(st, rechecked);
     }
   }
 
   /** Dead letters are produced (and acknowledged) before the batch they belong to is written. */
-  private async sendDeadLetters(st: PartitionState): Promise<void> {
-    if (st.dead.length === 0) return;
-    await this.deps.producer.send(this.deps.deadLetterTopic, st.dead);
-    this.stats.deadLettered += st.dead.length;
-    st.dead = [];
+  private async sendDeadLetters(dead: LogRecord[]): Promise<void> {
+    if (dead.length === 0) return;
+    await this.deps.producer.send(this.deps.deadLetterTopic, dead);
+    this.stats.deadLettered += dead.length;
+    dead.length = 0;
   }
 
   /** Dedupe, sequence, serialise, insert. Mutates counters and the id filter only on success. */
-  private async insert(st: PartitionState, events: Pending[]): Promise<void> {
-    const n = events.length;
-    const h1 = new Uint32Array(n);
-    const h2 = new Uint32Array(n);
-    const maybeSeen: ProcessedEvent[] = [];
-    for (let i = 0; i < n; i++) {
-      const ev = events[i]!.event!;
-      idHashes(ev.tenantId, ev.id, h1, h2, i);
-      if (st.ids.mightContain(h1[i]!, h2[i]!)) maybeSeen.push(ev);
-    }
+  private async insert(st: PartitionState, batch: StagedBatch): Promise<void> {
+    const n = batch.count;
+    const { h1, h2, tenants, ids } = batch;
+    const maybeSeen: number[] = [];
+    for (let i = 0; i < n; i++) if (st.ids.mightContain(h1[i]!, h2[i]!)) maybeSeen.push(i);
     const stored = new Set<string>();
     if (maybeSeen.length > 0) {
       const rows = await this.deps.store.query<{ tenant_id: string; id: string }>(
         `SELECT DISTINCT tenant_id, id FROM {table:Identifier}
          WHERE tenant_id IN {tenants:Array(String)} AND id IN {ids:Array(String)}`,
-        { table: st.topic.table, tenants: [...new Set(maybeSeen.map((e) => e.tenantId))], ids: maybeSeen.map((e) => e.id) },
+        { table: st.topic.table, tenants: [...new Set(maybeSeen.map((i) => tenants[i]!))], ids: maybeSeen.map((i) => ids[i]!) },
       );
       for (const r of rows) stored.add(IdFilter.key(r.tenant_id, r.id));
     }
@@ -386,50 +430,37 @@ export class StoreSink implements PartitionHandler {
     const lastByHash = new Map<number, number>();
     const sameHash = new Int32Array(n);
     const kept = new Uint8Array(n);
-    let bound = 0;
     let duplicates = 0;
     for (let i = 0; i < n; i++) {
-      const ev = events[i]!.event!;
-      if (stored.size > 0 && stored.has(IdFilter.key(ev.tenantId, ev.id))) {
+      if (stored.size > 0 && stored.has(IdFilter.key(tenants[i]!, ids[i]!))) {
         duplicates++;
         continue;
       }
       const previous = lastByHash.get(h1[i]!);
       sameHash[i] = previous ?? -1;
       lastByHash.set(h1[i]!, i);
-      if (previous !== undefined && isDuplicateInBatch(events, kept, sameHash, previous, i)) {
+      if (previous !== undefined && isDuplicateInBatch(batch, kept, sameHash, previous, i)) {
         duplicates++;
         continue;
       }
       kept[i] = 1;
-      bound += ROW_PREFIX_BOUND + ev.body.length;
     }
-    let inserted = 0;
-    if (bound > 0) {
-      // NOTE: rows are written byte by byte into one buffer — `{"seq":N,"received_at":"…",
-      // "log_partition":P,"log_offset":O,` then the event's bytes after its `{` — not built as
-      // strings: per-row template strings and their encoding were a fifth of the sink's time.
+    const inserted = n - duplicates;
+    if (inserted > 0) {
+      // The rows are written in place, in front of the staged bodies (./staged-batch.ts).
       const middle = Buffer.from(`,"received_at":"${new Date().toISOString()}","log_partition":${st.partition},"log_offset":`, 'latin1');
-      const out = Buffer.allocUnsafeSlow(bound);
-      let o = 0;
+      if (middle.length > ROW_MIDDLE_MAX) throw new AuditflowError('INTERNAL', `row prefix of ${middle.length} bytes does not fit`);
       for (let i = 0; i < n; i++) {
-        if (kept[i] === 0) continue;
-        const p = events[i]!;
-        const ev = p.event!;
-        const seq = (counters.get(ev.tenantId) ?? 0) + 1;
-        counters.set(ev.tenantId, seq);
-        out.set(SEQ_OPEN, o);
-        o = putUint(out, o + SEQ_OPEN.length, seq);
-        out.set(middle, o);
-        o = putUint(out, o + middle.length, Number(p.offset));
-        // The body's leading `{` lands on the comma's place and is overwritten by it.
-        out.set(ev.body, o);
-        out[o] = 0x2c; // ','
-        o += ev.body.length;
-        out[o++] = 0x0a;
-        inserted++;
+        if (kept[i] === 0) {
+          batch.blankRow(i);
+          continue;
+        }
+        const tenantId = tenants[i]!;
+        const seq = (counters.get(tenantId) ?? 0) + 1;
+        counters.set(tenantId, seq);
+        batch.writeRow(i, seq, middle);
       }
-      await this.deps.store.insertJsonEachRow(st.topic.table, out.subarray(0, o));
+      await this.deps.store.insertJsonEachRow(st.topic.table, batch.rows());
     }
     st.counters = counters;
     for (let i = 0; i < n; i++) if (kept[i] === 1) st.ids.add(h1[i]!, h2[i]!);
@@ -438,29 +469,29 @@ export class StoreSink implements PartitionHandler {
   }
 }
 
-const SEQ_OPEN = Buffer.from('{"seq":', 'latin1');
-/** Bytes of a row besides the body, at most: `{"seq":` + 16 digits + the middle + 16 digits + `\n`. */
-const ROW_PREFIX_BOUND = 7 + 16 + 80 + 16 + 1;
+/** Room for the middle of a row prefix (received_at and the partition): ROW_PREFIX less `{"seq":` and two 20-digit numbers. */
+const ROW_MIDDLE_MAX = ROW_PREFIX - 7 - 40;
 
-function isDuplicateInBatch(events: Pending[], kept: Uint8Array, sameHash: Int32Array, previous: number, i: number): boolean {
-  const ev = events[i]!.event!;
+function isDuplicateInBatch(batch: StagedBatch, kept: Uint8Array, sameHash: Int32Array, previous: number, i: number): boolean {
+  const { ids, tenants } = batch;
   for (let j = previous; j >= 0; j = sameHash[j]!) {
-    if (kept[j] !== 1) continue;
-    const other = events[j]!.event!;
-    if (other.id === ev.id && other.tenantId === ev.tenantId) return true;
+    if (kept[j] === 1 && ids[j] === ids[i] && tenants[j] === tenants[i]) return true;
   }
   return false;
 }
 
-/** Writes a non-negative integer (< 2^53) in decimal at `o`; returns the end. */
-function putUint(buf: Buffer, o: number, n: number): number {
-  let len = 1;
-  for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
-  for (let i = o + len - 1; i >= o; i--) {
-    buf[i] = 48 + (n % 10);
-    n = Math.floor(n / 10);
-  }
-  return o + len;
+/** True when a message's headers are exactly the three log headers. */
+function onlyLogHeaders(h: Record<string, string>): boolean {
+  let n = 0;
+  for (const _ in h) n++;
+  return n === 3;
+}
+
+/** Staged event `i` as the message it came from (its bytes copied out of the batch). */
+function stagedMessage(batch: StagedBatch, i: number): LogMessage {
+  const tenantId = batch.tenants[i]!;
+  const headers = batch.extraHeaders.get(i) ?? logHeaders({ tenantId, id: batch.ids[i]! });
+  return { offset: BigInt(batch.offsets[i]!), key: batch.keys[i] ?? null, value: batch.body(i), headers, timestamp: 0 };
 }
 
 function safeJson(b: Buffer): unknown {

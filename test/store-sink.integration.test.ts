@@ -1,7 +1,8 @@
 // The store sink against the real embedded store (chDB) and the real embedded log: replay after a
 // crash skips what is stored and keeps seq identical and contiguous; re-sent ids are dropped;
 // poison goes to the dead letters; misrouted messages are re-keyed; a forged "log form" message
-// whose insert fails is re-validated without losing its neighbours.
+// whose insert fails is re-validated without losing its neighbours; the next batch fills while
+// an insert is in flight, and a write that fails for good stops the partition.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { ChdbStore } from '../infra/store/chdb-store.ts';
 import { migrate } from '../infra/store/migrations.ts';
 import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from '../infra/log/embedded-log.ts';
 import type { LogMessage, PartitionHandler } from '../infra/log/log.ts';
+import type { Store } from '../infra/store/store.ts';
+import { AuditflowError } from '../infra/errors.ts';
 import { partitionForKey } from '../infra/log/partitioner.ts';
 import { logHeaders, StoreSink } from '../processors/store-sink.ts';
 import { normalizeAudit } from '../schemas/normalize.ts';
@@ -39,13 +42,13 @@ after(async () => {
 });
 
 const commits = new Map<string, bigint>();
-function newSink(): StoreSink {
+function newSink(opts: { store?: Store; batchRows?: number } = {}): StoreSink {
   return new StoreSink({
-    store, producer, codec: jsonCodec(),
+    store: opts.store ?? store, producer, codec: jsonCodec(),
     commit: async (t, p, o) => { commits.set(`${t}/${p}`, o); },
     topics: [{ topic: TOPIC, kind: 'audit', table: 'audit_events' }],
     deadLetterTopic: DLQ,
-    batch: { batchRows: 1000, batchBytes: 1 << 24, batchMs: 60_000 },
+    batch: { batchRows: opts.batchRows ?? 1000, batchBytes: 1 << 24, batchMs: 60_000 },
     logger: pino({ level: 'silent' }),
   });
 }
@@ -202,4 +205,82 @@ test('the same id under two tenants is two events; a tenant re-sending it within
   assert.equal(sink.stats.duplicates, 1);
   assert.deepEqual((await rows(t1)).map((r) => [r.id, r.seq]), [['aud_same', 1]]);
   assert.deepEqual((await rows(t2)).map((r) => [r.id, r.seq]), [['aud_same', 1], ['aud_other', 2]]);
+});
+
+/** The real store, with inserts that wait for the test to let them through (or fail). */
+function gatedStore() {
+  let gate: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  const waiting: (() => void)[] = [];
+  const g = {
+    inserts: 0,
+    store: {
+      kind: store.kind,
+      command: store.command.bind(store),
+      query: store.query.bind(store),
+      close: async () => undefined,
+      insertJsonEachRow: async (table: string, rows: Buffer) => {
+        g.inserts++;
+        await new Promise<void>((resolve, reject) => { gate = { resolve, reject }; for (const w of waiting.splice(0)) w(); });
+        await store.insertJsonEachRow(table, rows);
+      },
+    } as Store,
+    release() { const x = gate; gate = null; x?.resolve(); },
+    fail(e: Error) { const x = gate; gate = null; x?.reject(e); },
+    /** Resolves once an insert is waiting at the gate. */
+    held: () => (gate ? Promise.resolve() : new Promise<void>((r) => waiting.push(r))),
+  };
+  return g;
+}
+
+test('the next batch fills while an insert is in flight; a full batch waits for it; seq follows log order', async () => {
+  const p = 0;
+  const t = tenantIn(p, 'pipelined');
+  nextOffset = 1000n;
+  const gated = gatedStore();
+  const sink = newSink({ store: gated.store, batchRows: 3 });
+  await sink.onAssign(TOPIC, p);
+  const before = commits.get(`${TOPIC}/${p}`);
+  // Batch 1 is full: its insert starts and is held at the gate; onBatch returns anyway.
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [1, 2, 3].map((i) => trusted(t, `aud_p${i}`)) });
+  await gated.held();
+  assert.equal(gated.inserts, 1);
+  // Batch 2 fills while batch 1 is held; when it is full it must wait for batch 1.
+  let second = false;
+  const filling = sink.onBatch({ topic: TOPIC, partition: p, messages: [4, 5, 6].map((i) => trusted(t, `aud_p${i}`)) }).then(() => { second = true; });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(second, false, 'a full batch waits for the insert in flight');
+  assert.equal(gated.inserts, 1, 'never two inserts of a partition at once');
+  assert.equal(commits.get(`${TOPIC}/${p}`), before, 'nothing committed before its insert');
+  gated.release();
+  await filling;
+  await gated.held();
+  assert.equal(commits.get(`${TOPIC}/${p}`), 1003n, 'batch 1 committed once stored');
+  gated.release();
+  const draining = sink.drain();
+  await draining;
+  assert.equal(commits.get(`${TOPIC}/${p}`), 1006n);
+  const got = await rows(t);
+  assert.deepEqual(got.map((r) => [r.id, r.seq, Number(r.log_offset)]), [1, 2, 3, 4, 5, 6].map((i) => [`aud_p${i}`, i, 999 + i]));
+});
+
+test('a write that fails for good stops the partition: later calls fail with it and nothing after it is committed', async () => {
+  const p = 1;
+  const t = tenantIn(p, 'broken');
+  nextOffset = 2000n;
+  const gated = gatedStore();
+  const sink = newSink({ store: gated.store, batchRows: 2 });
+  await sink.onAssign(TOPIC, p);
+  const before = commits.get(`${TOPIC}/${p}`);
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_x1'), trusted(t, 'aud_x2')] });
+  await gated.held();
+  gated.fail(new AuditflowError('STORE_QUERY_FAILED', 'disk full'));
+  // Trusted rows refused: the sink re-validates them (they are valid) and tries once more.
+  await gated.held();
+  gated.fail(new AuditflowError('STORE_QUERY_FAILED', 'disk full'));
+  await new Promise((r) => setTimeout(r, 20)); // the failed write settles in the background
+  await assert.rejects(sink.onTick(), /disk full/);
+  await assert.rejects(sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_x3'), trusted(t, 'aud_x4')] }), /disk full/);
+  assert.equal(commits.get(`${TOPIC}/${p}`), before, 'nothing committed past the failed batch');
+  assert.deepEqual(await rows(t), []);
+  assert.equal(gated.inserts, 2);
 });
