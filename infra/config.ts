@@ -37,6 +37,8 @@ export interface Config {
     readonly batchRows: number;
     readonly batchBytes: number;
     readonly batchMs: number;
+    /** Flush a partition as soon as it goes quiet rather than waiting out batchMs. */
+    readonly flushWhenQuiet: boolean;
   };
   readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number };
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
@@ -50,7 +52,7 @@ const KNOWN_KEYS = new Set([
   'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SESSION_TIMEOUT_MS', 'KAFKA_MAX_WAIT_MS',
   'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'SCHEMA_REGISTRY_URL',
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
-  'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS',
+  'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
   'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
 ]);
@@ -66,6 +68,14 @@ function int(env: Env, key: string, dflt: number, min: number, max: number): num
   const n = Number(raw);
   if (n < min || n > max) bad(key, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+function bool(env: Env, key: string, dflt: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  return bad(key, `expected true or false, got ${JSON.stringify(raw)}`);
 }
 
 function str(env: Env, key: string): string | undefined {
@@ -155,6 +165,7 @@ export function parseConfig(env: Env, role: Role): Config {
       batchRows: int(env, 'SINK_BATCH_ROWS', 20000, 1, 1_000_000),
       batchBytes: int(env, 'SINK_BATCH_BYTES', 32 * 1024 * 1024, 1024, 512 * 1024 * 1024),
       batchMs: int(env, 'SINK_BATCH_MS', 250, 1, 60000),
+      flushWhenQuiet: bool(env, 'SINK_FLUSH_WHEN_QUIET', true),
     },
     embeddedLog: {
       partitions: int(env, 'EMBEDDED_LOG_PARTITIONS', 1, 1, 64),

@@ -72,6 +72,10 @@ interface PartitionState {
   rerouted: LogRecord[];
   /** The batch being written and committed, at most one. */
   inflight: Promise<void> | null;
+  /** True from a write's start to its end (inflight is cleared only when someone waits for it). */
+  writing: boolean;
+  /** A message arrived since the last onTick. */
+  seenSinceTick: boolean;
   /** What stopped the partition's last write: every later call fails with it until the partition is revoked. */
   failure: unknown;
   firstAt: number;
@@ -127,7 +131,7 @@ export class StoreSink implements PartitionHandler {
     if (previous) await this.quiesce(previous);
     const st: PartitionState = {
       topic, partition, counters: new Map(), storedUpTo: -1n, ids: new IdFilter(), staged: new StagedBatch(), spare: null, messages: 0,
-      dead: [], rerouted: [], inflight: null, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
+      dead: [], rerouted: [], inflight: null, writing: false, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
       partitionCount: await this.deps.producer.partitionCount(topicName), tenantPartitions: new Map(),
     };
     const rows = await this.deps.store.query<{ tenant_id: string; seq: string | number; off: string | number; n: string | number }>(
@@ -191,16 +195,25 @@ export class StoreSink implements PartitionHandler {
     });
   }
 
+  /**
+   * Flushes a partition whose batch is SINK_BATCH_MS old, or that has gone quiet: nothing new
+   * since the previous tick and no write in flight. NOTE: the second rule is for the end of a
+   * burst — its last events would otherwise wait out SINK_BATCH_MS behind an idle engine. It adds
+   * no inserts under load (every tick then has new messages) and at most one per two ticks when
+   * traffic trickles. SINK_FLUSH_WHEN_QUIET=false turns it off (fewer, larger parts).
+   */
   async onTick(): Promise<void> {
-    const now = Date.now();
+    const quiet = this.deps.batch.flushWhenQuiet;
     for (const st of [...this.parts.values()]) {
       // A write that failed for good surfaces here too when nothing new arrives to flush.
       if (st.failure !== undefined) throw st.failure;
-      if (st.lastOffset >= 0n && now - st.firstAt >= this.deps.batch.batchMs) {
+      const due = (): boolean => st.lastOffset >= 0n && (Date.now() - st.firstAt >= this.deps.batch.batchMs || (quiet && !st.seenSinceTick && !st.writing));
+      if (due()) {
         await this.serial(st, async () => {
-          if (st.lastOffset >= 0n && Date.now() - st.firstAt >= this.deps.batch.batchMs) await this.flush(st);
+          if (due()) await this.flush(st);
         });
       }
+      st.seenSinceTick = false;
     }
   }
 
@@ -226,6 +239,7 @@ export class StoreSink implements PartitionHandler {
       this.deps.logger.warn({ topic: st.topic.topic, partition: st.partition, from: st.expected.toString(), to: (m.offset - 1n).toString() }, 'log offsets skipped');
     }
     st.expected = m.offset + 1n;
+    st.seenSinceTick = true;
     if (st.lastOffset < 0n) st.firstAt = Date.now();
     st.lastOffset = m.offset;
     st.messages++;
@@ -322,9 +336,12 @@ export class StoreSink implements PartitionHandler {
     st.rerouted = [];
     st.messages = 0;
     st.lastOffset = -1n;
+    st.writing = true;
     const run = this.writeAndCommit(st, batch, dead, rerouted, last).then(() => {
       batch.reset();
       st.spare = batch;
+    }).finally(() => {
+      st.writing = false;
     });
     run.catch((e: unknown) => {
       st.failure ??= e;

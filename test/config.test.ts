@@ -33,6 +33,9 @@ test('bad values name the setting', () => {
   bad({ KAFKA_BROKERS: 'nohost' }, 'all', 'KAFKA_BROKERS');
   bad({ CLICKHOUSE_URL: 'ftp://x' }, 'all', 'CLICKHOUSE_URL');
   bad({ SINK_BATCH_ROWS: '0' }, 'all', 'SINK_BATCH_ROWS');
+  bad({ SINK_FLUSH_WHEN_QUIET: 'yes' }, 'all', 'SINK_FLUSH_WHEN_QUIET');
+  assert.equal(parseConfig({ SINK_FLUSH_WHEN_QUIET: 'false' }, 'all').sink.flushWhenQuiet, false);
+  assert.equal(parseConfig({}, 'all').sink.flushWhenQuiet, true);
   bad({ AUTH_JWT_SECRET: 'short' }, 'all', 'AUTH_JWT_SECRET');
   bad({ LOG_LEVEL: 'loud' }, 'all', 'LOG_LEVEL');
   bad({ AUDITFLOW_MODEE: 'embedded' }, 'all', 'AUDITFLOW_MODEE');

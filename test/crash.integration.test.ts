@@ -206,8 +206,8 @@ describe('crash: kill -9 the Kafka processor mid-stream; dead letters', () => {
 
 describe('SIGTERM drains the store sink', () => {
   let topo: Topology;
-  // Batches that never fill or time out on their own: only the drain can write them.
-  before(async () => { topo = await startEmbedded({ SINK_BATCH_MS: '60000', SINK_BATCH_ROWS: '1000000' }); });
+  // Batches that never fill, time out or go out when quiet on their own: only the drain can write them.
+  before(async () => { topo = await startEmbedded({ SINK_BATCH_MS: '60000', SINK_BATCH_ROWS: '1000000', SINK_FLUSH_WHEN_QUIET: 'false' }); });
   after(async () => { await topo?.stop(); });
 
   test('buffered events are written and committed before the process exits', async () => {

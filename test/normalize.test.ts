@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectAuditShape, normalizeAudit, normalizeChange } from '../schemas/normalize.ts';
+import { parseInstant, toUtcIso } from '../schemas/instant.ts';
 import { changeLogExample, scaidriveAuditExample, scaivaultLogExample } from './fixtures/seed-examples.ts';
 
 const tenant = { tenantId: 'tnt_01J3A' };
@@ -103,6 +104,40 @@ test('instants are RFC 3339 dates that exist, within the store range, normalised
     assert.ok(!n.ok, `${input} should be refused`);
     assert.deepEqual(n.errors.map((e) => e.path), ['/event_time'], input);
   }
+});
+
+test('the instant parser agrees with a regular expression plus Date.parse on 60,000 generated strings', () => {
+  // The reference: the strict grammar as a regular expression, range checks, then the engine's parse.
+  const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+  const reference = (s: string): number | null => {
+    const m = RFC3339.exec(s);
+    if (!m) return null;
+    const [y, mo, d, h, mi, se] = [1, 2, 3, 4, 5, 6].map((k) => Number(m[k]));
+    const leap = y! % 4 === 0 && (y! % 100 !== 0 || y! % 400 === 0);
+    const dim = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo! - 1];
+    if (y! < 1900 || y! > 2299 || dim === undefined || d! < 1 || d! > dim || h! > 23 || mi! > 59 || se! > 59) return null;
+    if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return null;
+    const t = Date.parse(s.replace(' ', 'T').toUpperCase());
+    return Number.isNaN(t) ? null : t;
+  };
+  let seed = 42;
+  const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+  const pad = (v: number, w: number) => String(v).padStart(w, '0');
+  const pick = <T,>(xs: T[]) => xs[rnd(xs.length)]!;
+  let valid = 0;
+  for (let k = 0; k < 60_000; k++) {
+    let s = `${pad(1890 + rnd(420), 4)}-${pad(rnd(14), 2)}-${pad(rnd(33), 2)}${pick(['T', 't', ' ', 'x'])}${pad(rnd(26), 2)}:${pad(rnd(62), 2)}:${pad(rnd(62), 2)}`;
+    s += pick(['', '', `.${pad(rnd(1000), 3)}`, `.${String(rnd(10))}`, `.${pad(rnd(1e9), 9)}`, `.${pad(rnd(1e9), 10)}`, '.']);
+    s += pick(['Z', 'Z', 'z', '', `+${pad(rnd(26), 2)}:${pad(rnd(62), 2)}`, `-${pad(rnd(26), 2)}:${pad(rnd(62), 2)}`, '+0100', 'ZZ']);
+    if (rnd(20) === 0) { const i = rnd(s.length); s = s.slice(0, i) + pick(['', 'a', '1', '-', ' ']) + s.slice(i + 1); }
+    const want = reference(s);
+    assert.equal(parseInstant(s), want, s);
+    if (want !== null) {
+      valid++;
+      assert.equal(toUtcIso(s), new Date(want).toISOString(), s);
+    }
+  }
+  assert.ok(valid > 10_000, `enough valid instants were generated (${valid})`);
 });
 
 test('length limits count UTF-16 code units', () => {

@@ -48,7 +48,7 @@ function newSink(opts: { store?: Store; batchRows?: number } = {}): StoreSink {
     commit: async (t, p, o) => { commits.set(`${t}/${p}`, o); },
     topics: [{ topic: TOPIC, kind: 'audit', table: 'audit_events' }],
     deadLetterTopic: DLQ,
-    batch: { batchRows: opts.batchRows ?? 1000, batchBytes: 1 << 24, batchMs: 60_000 },
+    batch: { batchRows: opts.batchRows ?? 1000, batchBytes: 1 << 24, batchMs: 60_000, flushWhenQuiet: true },
     logger: pino({ level: 'silent' }),
   });
 }
@@ -283,4 +283,21 @@ test('a write that fails for good stops the partition: later calls fail with it 
   assert.equal(commits.get(`${TOPIC}/${p}`), before, 'nothing committed past the failed batch');
   assert.deepEqual(await rows(t), []);
   assert.equal(gated.inserts, 2);
+});
+
+test('a partition gone quiet is flushed on the next tick without waiting out SINK_BATCH_MS', async () => {
+  const p = 0;
+  const t = tenantIn(p, 'quiet');
+  nextOffset = 3000n;
+  const sink = newSink(); // SINK_BATCH_MS 60 s, 1,000 rows
+  await sink.onAssign(TOPIC, p);
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_q1'), trusted(t, 'aud_q2')] });
+  await sink.onTick(); // messages arrived since the previous tick: not quiet yet
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await rows(t), []);
+  await sink.onTick(); // nothing new since the last tick, no write in flight
+  const deadline = Date.now() + 5000;
+  while ((await rows(t)).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual((await rows(t)).map((r) => r.id), ['aud_q1', 'aud_q2']);
+  assert.equal(sink.stats.batches, 1);
 });

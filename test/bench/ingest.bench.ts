@@ -15,7 +15,8 @@
 //
 // Settings (environment): BENCH_EVENTS (embedded, 300000), BENCH_KAFKA_EVENTS (100000),
 // BENCH_TENANTS (8), BENCH_BATCH (events per request, 1000), BENCH_CLIENTS (4), BENCH_BODY
-// (ndjson|json), BENCH_RUNS (ceiling runs, median taken; 3), BENCH_ONLY (embedded|kafka),
+// (ndjson|json), BENCH_RUNS (ceiling runs, median taken; 3), BENCH_PIPELINE_RUNS (embedded pipeline
+// runs, each on a fresh deployment, median taken; 3), BENCH_ONLY (embedded|kafka),
 // BENCH_PROFILE=1 (an extra embedded run whose load window is profiled by cpu-profiler.cjs, summarised),
 // BENCH_TIMEOUT_MS (180000), BENCH_QUIET_WAIT_MS (30000; wait for a quiet machine before each phase),
 // BENCH_JSON (write every figure to this file), SINK_BATCH_ROWS / SINK_BATCH_MS (passed to
@@ -57,6 +58,7 @@ const CFG = {
   kafkaClients: int('BENCH_KAFKA_CLIENTS', 2),
   body: (env['BENCH_BODY'] === 'json' ? 'json' : 'ndjson') as 'json' | 'ndjson',
   runs: int('BENCH_RUNS', 3),
+  pipelineRuns: int('BENCH_PIPELINE_RUNS', 3),
   only: env['BENCH_ONLY'] as 'embedded' | 'kafka' | undefined,
   profile: env['BENCH_PROFILE'] === '1',
   timeoutMs: int('BENCH_TIMEOUT_MS', 180_000),
@@ -437,7 +439,7 @@ async function main(): Promise<void> {
   log('auditflow ingest benchmark');
   log(Object.entries(info).map(([k, v]) => `${k}: ${v}`).join(' | '));
   log(`settings: events embedded ${CFG.embeddedEvents}, Kafka ${CFG.kafkaEvents}; tenants ${CFG.tenants}; ${CFG.batch} events/request (${CFG.body}); ${CFG.clients} clients (Kafka path ${CFG.kafkaClients}); `
-    + `SINK_BATCH_ROWS ${CFG.sinkBatchRows}, SINK_BATCH_MS ${CFG.sinkBatchMs}; EMBEDDED_LOG_SEGMENT_BYTES ${CFG.segmentBytes}; ceilings: median of ${CFG.runs}; pipelines: one run each; `
+    + `SINK_BATCH_ROWS ${CFG.sinkBatchRows}, SINK_BATCH_MS ${CFG.sinkBatchMs}; EMBEDDED_LOG_SEGMENT_BYTES ${CFG.segmentBytes}; ceilings: median of ${CFG.runs}; embedded pipeline: median of ${CFG.pipelineRuns}, Kafka path: one run; `
     + `KAFKA_MAX_WAIT_MS ${CFG.kafkaMaxWaitMs}`);
 
   const tenants = balancedTenants(CFG.tenants, CFG.kafkaPartitions);
@@ -472,12 +474,24 @@ async function main(): Promise<void> {
     log(`raw chDB insert: ${fmt(rate)} rows/s (runs ${runs.map((r) => fmt(r.rowsPerSec)).join(', ')}; ${runs[0]!.inserts} inserts, ${(runs[0]!.bytes / 2 ** 20).toFixed(0)} MiB; engine ${median(runs.map((r) => r.cores)).toFixed(2)} cores: ${runs[0]!.threads.map((t) => `${t.group} ${t.cores}`).join(', ')}; other load ${median(runs.map((r) => r.otherCores)).toFixed(2)} cores)`);
     results['chdbCeiling'] = { rate, ...c };
 
-    step(`embedded pipeline: ${embLoad.events.length} events`);
-    const e = await embeddedRun(embLoad);
-    logPipeline(e);
-    checkComplete(e, embLoad);
-    log(cpuTable('CPU during the embedded run (first request → all queryable):', e));
+    // Each run starts a fresh deployment; the median run (by queryable rate) is the figure, as
+    // the ceiling's median is: one run of either varies by 10–20% on a shared 2-vCPU machine.
+    const embRuns: PipelineResult[] = [];
+    for (let r = 0; r < CFG.pipelineRuns; r++) {
+      step(`embedded pipeline: ${embLoad.events.length} events (run ${r + 1} of ${CFG.pipelineRuns})`);
+      const run = await embeddedRun(embLoad);
+      logPipeline(run);
+      checkComplete(run, embLoad);
+      log(`this run: queryable ${pct(run.queryableRate, rate)}, ingest only ${pct(run.ingestRate, rate)} of the ceiling`);
+      embRuns.push(run);
+    }
+    // An invalid run (events lost) is never the median's reason to look good: it counts as 0.
+    const ranked = [...embRuns].sort((a, b) => (a.lost ? 0 : a.queryableRate) - (b.lost ? 0 : b.queryableRate));
+    const e = ranked[(ranked.length - 1) >> 1]!;
+    if (CFG.pipelineRuns > 1) log(`\nembedded runs, queryable: ${embRuns.map((r) => `${fmt(r.queryableRate)}${r.lost ? ' (INVALID)' : ''}`).join(', ')} → median ${fmt(e.queryableRate)}; ingest only: ${embRuns.map((r) => fmt(r.ingestRate)).join(', ')}`);
+    log(cpuTable('CPU during the median embedded run (first request → all queryable):', e));
     results['embedded'] = e;
+    results['embeddedRuns'] = embRuns.map((r) => ({ queryableRate: r.queryableRate, ingestRate: r.ingestRate, lagAfterLastAckMs: r.lagAfterLastAckMs, lost: r.lost ?? 0 }));
     const sizes = (e.sink?.['batchSizes'] ?? {}) as { p50?: number };
     if (sizes.p50 && Math.abs(sizes.p50 - CFG.sinkBatchRows) / CFG.sinkBatchRows > 0.25) {
       const achieved = Math.max(1, Math.round(sizes.p50));
@@ -529,7 +543,7 @@ async function main(): Promise<void> {
   }
   rows.push({ figure: 'reference: JSON.parse of one event, one core', value: jp.rate, ceiling: '—', ceilingValue: 0 });
 
-  step('results (events/s; ceilings are medians of 3 in this run, pipelines one run each)');
+  step(`results (events/s; ceilings are medians of ${CFG.runs} in this run, the embedded pipeline the median of ${CFG.pipelineRuns}, the Kafka path one run)`);
   const table = ['| figure | events/s | ceiling (same run) | ceiling/s | ratio |', '|---|---:|---|---:|---:|',
     ...rows.map((r) => `| ${r.figure} | ${fmt(r.value)} | ${r.ceiling} | ${r.ceilingValue ? fmt(r.ceilingValue) : '—'} | ${r.ceilingValue ? pct(r.value, r.ceilingValue) : '—'} |`)].join('\n');
   log(table);
