@@ -46,7 +46,7 @@ export async function ingestBatch(deps: IngestBatchDeps, req: IngestBody): Promi
 
   const errors: ErrorDetail[] = [];
   let invalid = 0;
-  const records: LogRecord[] = [];
+  let records: LogRecord[] = [];
   const ids: string[] = [];
   const encodeSync = codec.encodeSync;
   for (let i = 0; i < items.length; i++) {
@@ -69,6 +69,13 @@ export async function ingestBatch(deps: IngestBatchDeps, req: IngestBody): Promi
     }
     throw new AuditflowError('VALIDATION_FAILED', `${invalid} of ${items.length} events are invalid; nothing was accepted`, { details: errors });
   }
-  await producer.send(kind === 'audit' ? config.kafka.topics.auditEvents : config.kafka.topics.changes, records);
-  return { accepted: records.length, ids };
+  const accepted = records.length;
+  const sending = producer.send(kind === 'audit' ? config.kafka.topics.auditEvents : config.kafka.topics.changes, records);
+  // NOTE: this frame stops holding the records while the send waits for durability: the
+  // embedded log has encoded them already, and ~1 MB of value strings per request in flight
+  // would otherwise survive young-generation collections and be copied or promoted. (A producer
+  // that still needs them, like kafkajs, keeps its own reference.)
+  records = [];
+  await sending;
+  return { accepted, ids };
 }

@@ -342,6 +342,12 @@ export class StoreSink implements PartitionHandler {
       st.spare = batch;
     }).finally(() => {
       st.writing = false;
+      // Gone quiet while this batch was written (a tick saw nothing new): the next goes now.
+      if (this.deps.batch.flushWhenQuiet && !this.stopping && !st.seenSinceTick && st.lastOffset >= 0n && st.failure === undefined && this.parts.get(`${st.topic.topic}/${st.partition}`) === st) {
+        void this.serial(st, async () => {
+          if (!st.seenSinceTick && !st.writing && st.lastOffset >= 0n) await this.flush(st);
+        }).catch(() => undefined); // a failure is kept in st.failure and surfaces on the next call
+      }
     });
     run.catch((e: unknown) => {
       st.failure ??= e;
