@@ -70,10 +70,8 @@ interface PartitionState {
   messages: number;
   dead: LogRecord[];
   rerouted: LogRecord[];
-  /** The batch being written and committed, at most one. */
+  /** The batch being written and committed, at most one (null once it has ended). */
   inflight: Promise<void> | null;
-  /** True from a write's start to its end (inflight is cleared only when someone waits for it). */
-  writing: boolean;
   /** A message arrived since the last onTick. */
   seenSinceTick: boolean;
   /** What stopped the partition's last write: every later call fails with it until the partition is revoked. */
@@ -131,7 +129,7 @@ export class StoreSink implements PartitionHandler {
     if (previous) await this.quiesce(previous);
     const st: PartitionState = {
       topic, partition, counters: new Map(), storedUpTo: -1n, ids: new IdFilter(), staged: new StagedBatch(), spare: null, messages: 0,
-      dead: [], rerouted: [], inflight: null, writing: false, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
+      dead: [], rerouted: [], inflight: null, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
       partitionCount: await this.deps.producer.partitionCount(topicName), tenantPartitions: new Map(),
     };
     const rows = await this.deps.store.query<{ tenant_id: string; seq: string | number; off: string | number; n: string | number }>(
@@ -203,11 +201,10 @@ export class StoreSink implements PartitionHandler {
    * traffic trickles. SINK_FLUSH_WHEN_QUIET=false turns it off (fewer, larger parts).
    */
   async onTick(): Promise<void> {
-    const quiet = this.deps.batch.flushWhenQuiet;
     for (const st of [...this.parts.values()]) {
       // A write that failed for good surfaces here too when nothing new arrives to flush.
       if (st.failure !== undefined) throw st.failure;
-      const due = (): boolean => st.lastOffset >= 0n && (Date.now() - st.firstAt >= this.deps.batch.batchMs || (quiet && !st.seenSinceTick && !st.writing));
+      const due = (): boolean => (st.lastOffset >= 0n && Date.now() - st.firstAt >= this.deps.batch.batchMs) || this.quiet(st);
       if (due()) {
         await this.serial(st, async () => {
           if (due()) await this.flush(st);
@@ -336,16 +333,15 @@ export class StoreSink implements PartitionHandler {
     st.rerouted = [];
     st.messages = 0;
     st.lastOffset = -1n;
-    st.writing = true;
-    const run = this.writeAndCommit(st, batch, dead, rerouted, last).then(() => {
+    const run: Promise<void> = this.writeAndCommit(st, batch, dead, rerouted, last).then(() => {
       batch.reset();
       st.spare = batch;
     }).finally(() => {
-      st.writing = false;
+      if (st.inflight === run) st.inflight = null;
       // Gone quiet while this batch was written (a tick saw nothing new): the next goes now.
-      if (this.deps.batch.flushWhenQuiet && !this.stopping && !st.seenSinceTick && st.lastOffset >= 0n && st.failure === undefined && this.parts.get(`${st.topic.topic}/${st.partition}`) === st) {
+      if (!this.stopping && st.failure === undefined && this.parts.get(`${st.topic.topic}/${st.partition}`) === st && this.quiet(st)) {
         void this.serial(st, async () => {
-          if (!st.seenSinceTick && !st.writing && st.lastOffset >= 0n) await this.flush(st);
+          if (this.quiet(st)) await this.flush(st);
         }).catch(() => undefined); // a failure is kept in st.failure and surfaces on the next call
       }
     });
@@ -357,15 +353,13 @@ export class StoreSink implements PartitionHandler {
 
   /** Waits for the write in flight; throws what stopped any write of this partition. */
   private async settle(st: PartitionState): Promise<void> {
-    const run = st.inflight;
-    if (run) {
-      try {
-        await run;
-      } finally {
-        if (st.inflight === run) st.inflight = null;
-      }
-    }
+    await st.inflight?.catch(() => undefined); // its error, if any, is st.failure by now
     if (st.failure !== undefined) throw st.failure;
+  }
+
+  /** Something is staged, nothing arrived since the last tick and no write runs (SINK_FLUSH_WHEN_QUIET). */
+  private quiet(st: PartitionState): boolean {
+    return this.deps.batch.flushWhenQuiet && st.lastOffset >= 0n && !st.seenSinceTick && st.inflight === null;
   }
 
   /** Writes a batch, then commits past it. Retries infrastructure errors until it succeeds or the sink stops. */

@@ -277,7 +277,13 @@ test('a write that fails for good stops the partition: later calls fail with it 
   // Trusted rows refused: the sink re-validates them (they are valid) and tries once more.
   await gated.held();
   gated.fail(new AuditflowError('STORE_QUERY_FAILED', 'disk full'));
-  await new Promise((r) => setTimeout(r, 20)); // the failed write settles in the background
+  // The failed write settles in the background; onTick reports it from then on.
+  let reported: unknown;
+  for (const deadline = Date.now() + 5000; reported === undefined && Date.now() < deadline;) {
+    await sink.onTick().catch((e: unknown) => { reported = e; });
+    if (reported === undefined) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.match(String(reported), /disk full/);
   await assert.rejects(sink.onTick(), /disk full/);
   await assert.rejects(sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_x3'), trusted(t, 'aud_x4')] }), /disk full/);
   assert.equal(commits.get(`${TOPIC}/${p}`), before, 'nothing committed past the failed batch');
