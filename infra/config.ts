@@ -40,7 +40,7 @@ export interface Config {
     /** Flush a partition as soon as it goes quiet rather than waiting out batchMs. */
     readonly flushWhenQuiet: boolean;
   };
-  readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number };
+  readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number; readonly tailBytes: number };
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
 }
 
@@ -53,7 +53,7 @@ const KNOWN_KEYS = new Set([
   'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'SCHEMA_REGISTRY_URL',
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
-  'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES',
+  'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
 ]);
 
@@ -170,6 +170,9 @@ export function parseConfig(env: Env, role: Role): Config {
     embeddedLog: {
       partitions: int(env, 'EMBEDDED_LOG_PARTITIONS', 1, 1, 64),
       segmentBytes: int(env, 'EMBEDDED_LOG_SEGMENT_BYTES', 128 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
+      // Room for what arrives while the sink waits for an insert (~17 MB at 75k events/s and a
+      // 250 ms insert), with margin: a consumer that falls out of the tail reads the file.
+      tailBytes: int(env, 'EMBEDDED_LOG_TAIL_BYTES', 64 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
     },
     ingest: {
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

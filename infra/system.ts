@@ -83,7 +83,7 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
     let producer: LogProducer | null = null;
     let embeddedLog: EmbeddedLog | null = null;
     if (embedded) {
-      embeddedLog = new EmbeddedLog({ dir: path.join(config.dataDir, 'log'), partitions: config.embeddedLog.partitions, segmentBytes: config.embeddedLog.segmentBytes });
+      embeddedLog = new EmbeddedLog({ dir: path.join(config.dataDir, 'log'), partitions: config.embeddedLog.partitions, segmentBytes: config.embeddedLog.segmentBytes, tailBytes: config.embeddedLog.tailBytes });
       const l = embeddedLog;
       cleanups.push(async () => l.close());
     }

@@ -190,24 +190,31 @@ export class StoreSink implements PartitionHandler {
           this.stats.blockedMs += Date.now() - t0;
         }
       }
+      // Due by age: flushed now rather than at the next tick.
+      if (this.due(st)) await this.flush(st);
     });
   }
 
   /**
    * Flushes a partition whose batch is SINK_BATCH_MS old, or that has gone quiet: nothing new
-   * since the previous tick and no write in flight. NOTE: the second rule is for the end of a
-   * burst — its last events would otherwise wait out SINK_BATCH_MS behind an idle engine. It adds
-   * no inserts under load (every tick then has new messages) and at most one per two ticks when
-   * traffic trickles. SINK_FLUSH_WHEN_QUIET=false turns it off (fewer, larger parts).
+   * since the previous tick. Either way only when no write is in flight: the batch keeps filling
+   * meanwhile, and the end of the write flushes it at once if it is due by then (below, in flush).
+   * NOTE: the quiet rule is for the end of a burst — its last events would otherwise wait out
+   * SINK_BATCH_MS behind an idle engine. It adds no inserts under load (every tick then has new
+   * messages) and at most one per two ticks when traffic trickles. SINK_FLUSH_WHEN_QUIET=false
+   * turns it off (fewer, larger parts).
+   * NOTE: a due batch used to be flushed at once, waiting for the write in flight with the
+   * partition's intake stopped; now intake goes on, so under load a batch holds what arrived
+   * during the previous write (up to SINK_BATCH_ROWS): fewer, larger inserts.
    */
   async onTick(): Promise<void> {
     for (const st of [...this.parts.values()]) {
       // A write that failed for good surfaces here too when nothing new arrives to flush.
       if (st.failure !== undefined) throw st.failure;
-      const due = (): boolean => (st.lastOffset >= 0n && Date.now() - st.firstAt >= this.deps.batch.batchMs) || this.quiet(st);
-      if (due()) {
+      if (this.due(st)) {
         await this.serial(st, async () => {
-          if (due()) await this.flush(st);
+          // Due by age: flushed now rather than at the next tick.
+      if (this.due(st)) await this.flush(st);
         });
       }
       st.seenSinceTick = false;
@@ -338,10 +345,11 @@ export class StoreSink implements PartitionHandler {
       st.spare = batch;
     }).finally(() => {
       if (st.inflight === run) st.inflight = null;
-      // Gone quiet while this batch was written (a tick saw nothing new): the next goes now.
-      if (!this.stopping && st.failure === undefined && this.parts.get(`${st.topic.topic}/${st.partition}`) === st && this.quiet(st)) {
+      // The batch that filled meanwhile goes now if it is due (old enough, or gone quiet).
+      if (!this.stopping && st.failure === undefined && this.parts.get(`${st.topic.topic}/${st.partition}`) === st && this.due(st)) {
         void this.serial(st, async () => {
-          if (this.quiet(st)) await this.flush(st);
+          // Due by age: flushed now rather than at the next tick.
+      if (this.due(st)) await this.flush(st);
         }).catch(() => undefined); // a failure is kept in st.failure and surfaces on the next call
       }
     });
@@ -357,9 +365,10 @@ export class StoreSink implements PartitionHandler {
     if (st.failure !== undefined) throw st.failure;
   }
 
-  /** Something is staged, nothing arrived since the last tick and no write runs (SINK_FLUSH_WHEN_QUIET). */
-  private quiet(st: PartitionState): boolean {
-    return this.deps.batch.flushWhenQuiet && st.lastOffset >= 0n && !st.seenSinceTick && st.inflight === null;
+  /** Something is staged, no write runs, and the batch is SINK_BATCH_MS old or nothing arrived since the last tick (SINK_FLUSH_WHEN_QUIET). */
+  private due(st: PartitionState): boolean {
+    if (st.lastOffset < 0n || st.inflight !== null) return false;
+    return Date.now() - st.firstAt >= this.deps.batch.batchMs || (this.deps.batch.flushWhenQuiet && !st.seenSinceTick);
   }
 
   /** Writes a batch, then commits past it. Retries infrastructure errors until it succeeds or the sink stops. */

@@ -31,6 +31,27 @@ test('bad HS256 tokens are refused with AUTH_INVALID', async () => {
   await reject(unsigned);
 });
 
+test('a verified token is remembered, but never past its exp, and a changed token is verified afresh', async () => {
+  let clock = Date.now();
+  const auth = createAuthenticator({ jwtSecret: SECRET }, () => clock);
+  const token = await issueToken(SECRET, { sub: 'u1', tid: 'tnt_1', scope: 'audit:read' }, 120);
+  const first = await auth.verify(token);
+  assert.equal(await auth.verify(token), first, 'the second request is served from the cache');
+  assert.ok(Object.isFrozen(first), 'a shared principal cannot be changed by one request');
+  // One character of the signature changed: not the cached token, and not valid.
+  // (Not the last character: its low bits are padding.)
+  const c = token.at(-5) === 'A' ? 'B' : 'A';
+  await assert.rejects(auth.verify(token.slice(0, -5) + c + token.slice(-4)), (e: { code?: string }) => e.code === 'AUTH_INVALID');
+  // Past the cache's minute the token is verified again (still valid: a new principal).
+  clock += 61_000;
+  const again = await auth.verify(token);
+  assert.notEqual(again, first);
+  assert.equal(again.tenantId, 'tnt_1');
+  // Past exp it is refused, though it was verified a moment before.
+  clock += 60_000;
+  await assert.rejects(auth.verify(token), (e: { code?: string }) => e.code === 'AUTH_INVALID');
+});
+
 test('RS256 and ES256 tokens verify against a JWKS URL; unknown keys do not', async () => {
   const rsa = await generateKeyPair('RS256');
   const ec = await generateKeyPair('ES256');

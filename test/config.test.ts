@@ -36,6 +36,9 @@ test('bad values name the setting', () => {
   bad({ SINK_FLUSH_WHEN_QUIET: 'yes' }, 'all', 'SINK_FLUSH_WHEN_QUIET');
   assert.equal(parseConfig({ SINK_FLUSH_WHEN_QUIET: 'false' }, 'all').sink.flushWhenQuiet, false);
   assert.equal(parseConfig({}, 'all').sink.flushWhenQuiet, true);
+  bad({ EMBEDDED_LOG_TAIL_BYTES: '1000' }, 'all', 'EMBEDDED_LOG_TAIL_BYTES');
+  assert.equal(parseConfig({}, 'all').embeddedLog.tailBytes, 64 * 1024 * 1024);
+  assert.equal(parseConfig({ EMBEDDED_LOG_TAIL_BYTES: String(8 << 20) }, 'all').embeddedLog.tailBytes, 8 << 20);
   bad({ AUTH_JWT_SECRET: 'short' }, 'all', 'AUTH_JWT_SECRET');
   bad({ LOG_LEVEL: 'loud' }, 'all', 'LOG_LEVEL');
   bad({ AUDITFLOW_MODEE: 'embedded' }, 'all', 'AUDITFLOW_MODEE');

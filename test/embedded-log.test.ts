@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from '../infra/log/embedded-log.ts';
 import type { LogBatch, LogMessage, PartitionHandler } from '../infra/log/log.ts';
+import { isGroupMagic } from '../infra/log/log-format.ts';
 import { partitionForKey } from '../infra/log/partitioner.ts';
 
 const rec = (key: string, i: number) => ({ key, value: Buffer.from(JSON.stringify({ i })), headers: { h: String(i) } });
@@ -190,6 +191,18 @@ test('a consumer that falls behind the in-memory tail reads the file, in order, 
   }
   assert.deepEqual(got.map((m) => JSON.parse(m.value!.toString()).i), Array.from({ length: 4000 }, (_, i) => i));
   assert.deepEqual(got.map((m) => Number(m.offset)), Array.from({ length: 4000 }, (_, i) => i));
+  // A reader out of the tail finds its place from the index of recent groups: each send of 100
+  // records is one group, so offset 3456 is in the group that starts at 3400, and the segment
+  // file holds a group header at the indexed position.
+  const part = log.partition('t', 0);
+  const g = part.locate(3456n);
+  assert.ok(g, 'a recent offset is in the group index');
+  assert.equal(g.first, 3400n);
+  assert.ok(isGroupMagic(readFileSync(g.seg.file).readUInt32LE(g.pos)), 'the indexed position is the start of a group');
+  assert.equal(part.locate(4000n), null, 'nothing past the durable end');
+  // Commits delete segments behind them; offsets in a deleted segment are not located there.
+  await c.commit('t', 0, 4000n);
+  assert.equal(part.locate(0n), null);
   log.close();
   rmSync(dir, { recursive: true });
 });

@@ -42,13 +42,13 @@ after(async () => {
 });
 
 const commits = new Map<string, bigint>();
-function newSink(opts: { store?: Store; batchRows?: number } = {}): StoreSink {
+function newSink(opts: { store?: Store; batchRows?: number; batchMs?: number; flushWhenQuiet?: boolean } = {}): StoreSink {
   return new StoreSink({
     store: opts.store ?? store, producer, codec: jsonCodec(),
     commit: async (t, p, o) => { commits.set(`${t}/${p}`, o); },
     topics: [{ topic: TOPIC, kind: 'audit', table: 'audit_events' }],
     deadLetterTopic: DLQ,
-    batch: { batchRows: opts.batchRows ?? 1000, batchBytes: 1 << 24, batchMs: 60_000, flushWhenQuiet: true },
+    batch: { batchRows: opts.batchRows ?? 1000, batchBytes: 1 << 24, batchMs: opts.batchMs ?? 60_000, flushWhenQuiet: opts.flushWhenQuiet ?? true },
     logger: pino({ level: 'silent' }),
   });
 }
@@ -306,4 +306,28 @@ test('a partition gone quiet is flushed on the next tick without waiting out SIN
   while ((await rows(t)).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual((await rows(t)).map((r) => r.id), ['aud_q1', 'aud_q2']);
   assert.equal(sink.stats.batches, 1);
+});
+
+test('a batch that comes due during a write keeps filling, and goes as soon as the write ends', async () => {
+  const p = 0;
+  const t = tenantIn(p, 'due');
+  nextOffset = 5000n; // above the offsets the tests before used on this partition
+  const gated = gatedStore();
+  const sink = newSink({ store: gated.store, batchRows: 2, batchMs: 1, flushWhenQuiet: false });
+  await sink.onAssign(TOPIC, p);
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_d1'), trusted(t, 'aud_d2')] });
+  await gated.held();
+  // Batch 2 is past SINK_BATCH_MS while batch 1 is held: ticks and intake go on regardless.
+  await sink.onBatch({ topic: TOPIC, partition: p, messages: [trusted(t, 'aud_d3')] });
+  await new Promise((r) => setTimeout(r, 5));
+  await sink.onTick();
+  assert.equal(gated.inserts, 1, 'no second insert while the first is in flight');
+  gated.release();
+  // No tick: the end of the write flushes the due batch.
+  await gated.held();
+  assert.equal(gated.inserts, 2);
+  gated.release();
+  await sink.drain();
+  assert.equal(commits.get(`${TOPIC}/${p}`), 5003n);
+  assert.deepEqual((await rows(t)).map((r) => [r.id, r.seq]), [['aud_d1', 1], ['aud_d2', 2], ['aud_d3', 3]]);
 });

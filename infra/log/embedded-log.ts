@@ -42,6 +42,14 @@ class PartitionLog {
   durableEnd = 0n;
   private queue: PendingAppend[] = [];
   private flushing = false;
+  /**
+   * Where recent groups start: first offset, segment and file position, oldest first (at most
+   * GROUP_INDEX_MAX). A reader that fell behind the in-memory tail finds its place here instead
+   * of counting frames from the start of the segment. NOTE: that count read up to a whole segment
+   * (128 MiB) on the main thread's read path; under load it stalled the sink for 90–180 ms each
+   * time the tail overflowed.
+   */
+  private groupIndex: { first: bigint; seg: Segment; pos: number }[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly encoder = new FrameEncoder();
 
@@ -105,8 +113,11 @@ class PartitionLog {
         for (const g of group) count += g.frames.count;
         if (this.size > 0 && this.size >= this.segmentBytes) this.roll();
         const buffers = [groupHeader(group.map((g) => g.frames)), ...group.map((g) => g.frames.bytes)];
+        const at = { first: this.nextOffset, seg: this.segments[this.segments.length - 1]!, pos: this.size };
         const bytes = await writeAndSync(this.fd, buffers, this.size);
         this.size += bytes;
+        this.groupIndex.push(at);
+        if (this.groupIndex.length > 2 * GROUP_INDEX_MAX) this.groupIndex = this.groupIndex.slice(-GROUP_INDEX_MAX);
         this.remember(group, this.nextOffset);
         this.nextOffset += BigInt(count);
         this.durableEnd = this.nextOffset;
@@ -182,6 +193,21 @@ class PartitionLog {
     this.size = 0;
   }
 
+  /** The start of the group holding `offset` when it is among the recent groups (and its segment still exists). */
+  locate(offset: bigint): { first: bigint; seg: Segment; pos: number } | null {
+    const idx = this.groupIndex;
+    if (idx.length === 0 || offset < idx[0]!.first || offset >= this.durableEnd) return null;
+    let lo = 0;
+    let hi = idx.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (idx[mid]!.first <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const g = idx[lo]!;
+    return this.segments.includes(g.seg) ? g : null;
+  }
+
   segmentFor(offset: bigint): Segment {
     let found = this.segments[0]!;
     for (const s of this.segments) if (s.base <= offset) found = s;
@@ -225,6 +251,8 @@ class PartitionLog {
   }
 }
 
+const GROUP_INDEX_MAX = 4096;
+
 /** Writes the buffers at `position` and fdatasyncs; returns the bytes written. */
 async function writeAndSync(fd: number, buffers: Buffer[], position: number): Promise<number> {
   // fs.writev/fdatasync on the libuv pool keep the event loop free during the disk wait.
@@ -250,7 +278,7 @@ export interface EmbeddedLogOptions {
   dir: string;
   partitions: number;
   segmentBytes: number;
-  /** Recent records kept in memory per partition for consumers that keep up (default 16 MiB). */
+  /** Recent records kept in memory per partition for consumers that keep up (default 64 MiB). */
   tailBytes?: number;
 }
 
@@ -276,7 +304,7 @@ export class EmbeddedLog {
     const k = `${topic}/${p}`;
     let part = this.parts.get(k);
     if (!part) {
-      part = new PartitionLog(path.join(this.opts.dir, topic, String(p)), this.opts.segmentBytes, this.opts.tailBytes ?? 16 * 1024 * 1024);
+      part = new PartitionLog(path.join(this.opts.dir, topic, String(p)), this.opts.segmentBytes, this.opts.tailBytes ?? 64 * 1024 * 1024);
       this.parts.set(k, part);
     }
     return part;
@@ -333,10 +361,13 @@ class PartitionReader {
   async open(): Promise<void> {
     this.part.readers.add(this);
     const requested = this.offset < this.part.earliestOffset() ? this.part.earliestOffset() : this.offset;
-    const seg = this.part.segmentFor(requested);
+    // From the start of the group that holds it when that is known, else from the segment's start.
+    const group = this.part.locate(requested);
+    const seg = group?.seg ?? this.part.segmentFor(requested);
     this.segBase = seg.base;
-    this.offset = seg.base;
+    this.offset = group?.first ?? seg.base;
     await this.openSegment(seg.file);
+    this.filePos = group?.pos ?? 0;
     // Seeking: frames before the requested offset are counted, not decoded (assignment only).
     while (this.offset < requested) {
       const n = await this.take(Number(requested - this.offset), 8 * 1024 * 1024, null);

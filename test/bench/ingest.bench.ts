@@ -356,6 +356,11 @@ function logPipeline(r: PipelineResult): void {
   log(`ingest (all 202): ${fmt(r.ingestRate)} ev/s in ${r.ingestSeconds.toFixed(2)} s; queryable: ${fmt(r.queryableRate)} ev/s in ${r.queryableSeconds.toFixed(2)} s `
     + `(last event queryable ${r.lagAfterLastAckMs} ms after the last 202); request latency p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms`);
   log(`sink: ${sinkSummary(r.sink)}`);
+  const af = r.cpu.find((c) => c.label.startsWith('auditflow'));
+  if (af) {
+    const us = (s: number) => ((s * 1e6) / r.events).toFixed(1);
+    log(`CPU per event: ${af.label} ${us(af.seconds)} µs (${af.byThread.slice(0, 4).map((t) => `${t.group} ${us(t.seconds)}`).join(', ')})`);
+  }
 }
 
 async function kafkaRun(load: Load): Promise<PipelineResult> {
