@@ -211,12 +211,7 @@ export class StoreSink implements PartitionHandler {
     for (const st of [...this.parts.values()]) {
       // A write that failed for good surfaces here too when nothing new arrives to flush.
       if (st.failure !== undefined) throw st.failure;
-      if (this.due(st)) {
-        await this.serial(st, async () => {
-          // Due by age: flushed now rather than at the next tick.
-      if (this.due(st)) await this.flush(st);
-        });
-      }
+      if (this.due(st)) await this.flushIfDue(st);
       st.seenSinceTick = false;
     }
   }
@@ -347,10 +342,7 @@ export class StoreSink implements PartitionHandler {
       if (st.inflight === run) st.inflight = null;
       // The batch that filled meanwhile goes now if it is due (old enough, or gone quiet).
       if (!this.stopping && st.failure === undefined && this.parts.get(`${st.topic.topic}/${st.partition}`) === st && this.due(st)) {
-        void this.serial(st, async () => {
-          // Due by age: flushed now rather than at the next tick.
-      if (this.due(st)) await this.flush(st);
-        }).catch(() => undefined); // a failure is kept in st.failure and surfaces on the next call
+        this.flushIfDue(st).catch(() => undefined); // a failure is kept in st.failure and surfaces on the next call
       }
     });
     run.catch((e: unknown) => {
@@ -363,6 +355,13 @@ export class StoreSink implements PartitionHandler {
   private async settle(st: PartitionState): Promise<void> {
     await st.inflight?.catch(() => undefined); // its error, if any, is st.failure by now
     if (st.failure !== undefined) throw st.failure;
+  }
+
+  /** Queued behind the partition's other work: flushes if the batch is still due by then. */
+  private flushIfDue(st: PartitionState): Promise<void> {
+    return this.serial(st, async () => {
+      if (this.due(st)) await this.flush(st);
+    });
   }
 
   /** Something is staged, no write runs, and the batch is SINK_BATCH_MS old or nothing arrived since the last tick (SINK_FLUSH_WHEN_QUIET). */

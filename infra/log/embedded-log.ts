@@ -43,10 +43,10 @@ class PartitionLog {
   private queue: PendingAppend[] = [];
   private flushing = false;
   /**
-   * Where recent groups start: first offset, segment and file position, oldest first (at most
-   * GROUP_INDEX_MAX). A reader that fell behind the in-memory tail finds its place here instead
+   * Where recent groups start: first offset, segment and file position, oldest first (the last
+   * GROUP_INDEX_MAX to twice that). A reader that fell behind the in-memory tail finds its place here instead
    * of counting frames from the start of the segment. NOTE: that count read up to a whole segment
-   * (128 MiB) on the main thread's read path; under load it stalled the sink for 90–180 ms each
+   * (128 MiB) on the main thread's read path; under load it stalled the sink for 40–180 ms each
    * time the tail overflowed.
    */
   private groupIndex: { first: bigint; seg: Segment; pos: number }[] = [];
