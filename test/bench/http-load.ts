@@ -37,12 +37,20 @@ export interface LoadResult {
  */
 export async function runLoad(opts: {
   url: string; requests: BenchRequest[]; tokens: Map<string, string>; clients: number; contentType: string;
+  /** offered load (events/s): request k is sent no earlier than (events before it) / rate after the start */
+  rate?: number;
 }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.clients });
   const tenants = [...new Set(opts.requests.map((r) => r.tenant))];
   const owner = new Map(tenants.map((t, i) => [t, i % opts.clients]));
   const queues: BenchRequest[][] = Array.from({ length: opts.clients }, () => []);
-  for (const r of opts.requests) queues[owner.get(r.tenant)!]!.push(r);
+  const due = new Map<BenchRequest, number>();
+  let before = 0;
+  for (const r of opts.requests) {
+    queues[owner.get(r.tenant)!]!.push(r);
+    if (opts.rate) due.set(r, (before / opts.rate) * 1000);
+    before += r.count;
+  }
   const lastAcked = new Map<string, string>();
   const latencies: number[] = [];
   let events = 0;
@@ -50,6 +58,8 @@ export async function runLoad(opts: {
   try {
     await Promise.all(queues.map(async (q) => {
       for (const r of q) {
+        const wait = startedAt + (due.get(r) ?? 0) - performance.now();
+        if (wait > 1) await new Promise((res) => setTimeout(res, wait));
         const t0 = performance.now();
         const res = await request(agent, `${opts.url}/v1/ingest/audit-events`, 'POST', {
           authorization: `Bearer ${opts.tokens.get(r.tenant)!}`, 'content-type': opts.contentType,

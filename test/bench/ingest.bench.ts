@@ -19,7 +19,9 @@
 // runs, each on a fresh deployment, median taken; 3), BENCH_ONLY (embedded|kafka),
 // BENCH_PROFILE=1 (an extra embedded run whose load window is profiled by cpu-profiler.cjs, summarised),
 // BENCH_TIMEOUT_MS (180000), BENCH_QUIET_WAIT_MS (30000; wait for a quiet machine before each phase),
-// BENCH_JSON (write every figure to this file), SINK_BATCH_ROWS / SINK_BATCH_MS (passed to
+// BENCH_JSON (write every figure to this file), BENCH_RATE (offered load in events/s: requests are
+// paced to it instead of sent as fast as the clients can; finds the rate the pipeline sustains with
+// a bounded lag, see BENCHMARKS.md), SINK_BATCH_ROWS / SINK_BATCH_MS (passed to
 // auditflow; defaults = the product's, 20000 / 250), BENCH_KAFKA_CLIENTS (2), KAFKA_MAX_WAIT_MS and
 // EMBEDDED_LOG_SEGMENT_BYTES (passed to auditflow; defaults = the product's, 500 ms / 128 MiB).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -68,6 +70,7 @@ const CFG = {
   kafkaMaxWaitMs: int('KAFKA_MAX_WAIT_MS', 100),
   kafkaPartitions: 3, // topologies.ts creates the audit topic with 3 partitions
   produceBatch: 1000,
+  rate: env['BENCH_RATE'] ? int('BENCH_RATE', 1) : undefined,
   quietWaitMs: env['BENCH_QUIET_WAIT_MS'] === '0' ? 0 : int('BENCH_QUIET_WAIT_MS', 30_000),
 };
 const CONTENT_TYPE = CFG.body === 'ndjson' ? 'application/x-ndjson' : 'application/json';
@@ -190,7 +193,7 @@ async function measurePipeline(topo: Topology, load: Load, warmTenants: string[]
   let res: Awaited<ReturnType<typeof runLoad>>;
   let q: Awaited<ReturnType<typeof waitQueryable>>;
   try {
-    res = await runLoad({ url: topo.ingestUrl(), requests: load.requests, tokens, clients, contentType: CONTENT_TYPE });
+    res = await runLoad({ url: topo.ingestUrl(), requests: load.requests, tokens, clients, contentType: CONTENT_TYPE, rate: CFG.rate });
     q = await waitQueryable({ url: topo.apiUrl(), expected: res.lastAcked, tokens, timeoutMs: CFG.timeoutMs });
   } catch (e) {
     (e as Error).message += `\nauditflow output (tails):\n${topo.outputs?.() ?? '(not available)'}`;
@@ -445,7 +448,7 @@ async function main(): Promise<void> {
   log(Object.entries(info).map(([k, v]) => `${k}: ${v}`).join(' | '));
   log(`settings: events embedded ${CFG.embeddedEvents}, Kafka ${CFG.kafkaEvents}; tenants ${CFG.tenants}; ${CFG.batch} events/request (${CFG.body}); ${CFG.clients} clients (Kafka path ${CFG.kafkaClients}); `
     + `SINK_BATCH_ROWS ${CFG.sinkBatchRows}, SINK_BATCH_MS ${CFG.sinkBatchMs}; EMBEDDED_LOG_SEGMENT_BYTES ${CFG.segmentBytes}; ceilings: median of ${CFG.runs}; embedded pipeline: median of ${CFG.pipelineRuns}, Kafka path: one run; `
-    + `KAFKA_MAX_WAIT_MS ${CFG.kafkaMaxWaitMs}`);
+    + `KAFKA_MAX_WAIT_MS ${CFG.kafkaMaxWaitMs}${CFG.rate ? `; offered load paced to ${CFG.rate} events/s (BENCH_RATE)` : ''}`);
 
   const tenants = balancedTenants(CFG.tenants, CFG.kafkaPartitions);
   const results: Record<string, unknown> = { date: new Date().toISOString(), machine: info, settings: CFG, tenants };
