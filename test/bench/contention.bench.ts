@@ -25,28 +25,19 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ChdbStore } from '../../infra/store/chdb-store.ts';
 import { migrate } from '../../infra/store/migrations.ts';
+import { envInt, median } from './bench-settings.ts';
 import { buildRequests, generateEvents, logForms, sinkBatches, type LoadOptions } from './events.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-const int = (k: string, d: number): number => {
-  const v = process.env[k];
-  const n = v === undefined || v === '' ? d : Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-};
-const EVENTS = int('BENCH_EVENTS', 300_000);
-const RUNS = int('BENCH_RUNS', 3);
-const BATCH_ROWS = int('SINK_BATCH_ROWS', 20_000);
+const EVENTS = envInt('BENCH_EVENTS', 300_000);
+const RUNS = envInt('BENCH_RUNS', 3);
+const BATCH_ROWS = envInt('SINK_BATCH_ROWS', 20_000);
 
 type CoLoad = 'solo' | 'spin' | 'ingest';
 interface Condition { coLoad: CoLoad; nice: number }
 interface ChildResult { insertRates: number[]; coLoadRates: number[] }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 // --- child: one condition --------------------------------------------------------------------

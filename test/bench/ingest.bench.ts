@@ -42,46 +42,36 @@ import { balancedTenants, buildRequests, digest, generateEvents, logForms, sinkB
 import { runLoad, waitQueryable } from './http-load.ts';
 import { childProcesses, cpuWindow, machineCpu, waitForQuiet, type CpuUse } from './proc-stats.ts';
 import { batchStats, timeInserts, type InsertRun } from './store-bench.ts';
+import { envInt, median } from './bench-settings.ts';
 
 const env = process.env;
-const int = (k: string, d: number): number => {
-  const v = env[k];
-  if (v === undefined || v === '') return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${k} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-};
 const CFG = {
-  embeddedEvents: int('BENCH_EVENTS', 300_000),
-  kafkaEvents: int('BENCH_KAFKA_EVENTS', 100_000),
-  tenants: int('BENCH_TENANTS', 8),
-  batch: int('BENCH_BATCH', 1000),
-  clients: int('BENCH_CLIENTS', 4),
-  kafkaClients: int('BENCH_KAFKA_CLIENTS', 2),
+  embeddedEvents: envInt('BENCH_EVENTS', 300_000),
+  kafkaEvents: envInt('BENCH_KAFKA_EVENTS', 100_000),
+  tenants: envInt('BENCH_TENANTS', 8),
+  batch: envInt('BENCH_BATCH', 1000),
+  clients: envInt('BENCH_CLIENTS', 4),
+  kafkaClients: envInt('BENCH_KAFKA_CLIENTS', 2),
   body: (env['BENCH_BODY'] === 'json' ? 'json' : 'ndjson') as 'json' | 'ndjson',
-  runs: int('BENCH_RUNS', 3),
-  pipelineRuns: int('BENCH_PIPELINE_RUNS', 3),
+  runs: envInt('BENCH_RUNS', 3),
+  pipelineRuns: envInt('BENCH_PIPELINE_RUNS', 3),
   only: env['BENCH_ONLY'] as 'embedded' | 'kafka' | undefined,
   profile: env['BENCH_PROFILE'] === '1',
-  timeoutMs: int('BENCH_TIMEOUT_MS', 180_000),
-  sinkBatchRows: int('SINK_BATCH_ROWS', 20_000),
-  sinkBatchMs: int('SINK_BATCH_MS', 250),
-  segmentBytes: int('EMBEDDED_LOG_SEGMENT_BYTES', 128 * 1024 * 1024),
-  kafkaMaxWaitMs: int('KAFKA_MAX_WAIT_MS', 100),
+  timeoutMs: envInt('BENCH_TIMEOUT_MS', 180_000),
+  sinkBatchRows: envInt('SINK_BATCH_ROWS', 20_000),
+  sinkBatchMs: envInt('SINK_BATCH_MS', 250),
+  segmentBytes: envInt('EMBEDDED_LOG_SEGMENT_BYTES', 128 * 1024 * 1024),
+  kafkaMaxWaitMs: envInt('KAFKA_MAX_WAIT_MS', 100),
   kafkaPartitions: 3, // topologies.ts creates the audit topic with 3 partitions
   produceBatch: 1000,
-  rate: env['BENCH_RATE'] ? int('BENCH_RATE', 1) : undefined,
-  quietWaitMs: env['BENCH_QUIET_WAIT_MS'] === '0' ? 0 : int('BENCH_QUIET_WAIT_MS', 30_000),
+  rate: env['BENCH_RATE'] ? envInt('BENCH_RATE', 1) : undefined,
+  quietWaitMs: env['BENCH_QUIET_WAIT_MS'] === '0' ? 0 : envInt('BENCH_QUIET_WAIT_MS', 30_000),
 };
 const CONTENT_TYPE = CFG.body === 'ndjson' ? 'application/x-ndjson' : 'application/json';
 const SINK_ENV = { SINK_BATCH_ROWS: String(CFG.sinkBatchRows), SINK_BATCH_MS: String(CFG.sinkBatchMs) };
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const pct = (a: number, b: number): string => (b > 0 ? `${((a / b) * 100).toFixed(0)}%` : '—');
 const log = (...a: unknown[]) => console.log(...a);
