@@ -6,7 +6,7 @@ import type { LogProducer, LogRecord } from '../infra/log/log.ts';
 import type { EventKind } from '../schemas/event-model.ts';
 import { normalizeAudit, normalizeChange, type Principal } from '../schemas/normalize.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
-import { logHeaders } from '../processors/store-sink.ts';
+import { logHeaders } from '../schemas/log-headers.ts';
 import { decodeBody, parseJsonBody, parseNdjsonBody } from './request-body.ts';
 
 export interface IngestBatchDeps {

@@ -8,12 +8,9 @@
 import type { LogMessage } from '../infra/log/log.ts';
 import type { EventKind } from '../schemas/event-model.ts';
 import { normalizeAudit, normalizeChange } from '../schemas/normalize.ts';
+import { ID_HEADER, LOG_FORMAT, LOG_FORMAT_HEADER, TENANT_HEADER } from '../schemas/log-headers.ts';
 import { dlq, ok, type Outcome } from './outcome.ts';
 
-export const LOG_FORMAT_HEADER = 'af-format';
-export const LOG_FORMAT = 'log-v1';
-export const TENANT_HEADER = 'af-tenant';
-export const ID_HEADER = 'af-id';
 
 /** Written by our ingest as JSON: the bytes can go to the store as they are. (Avro is decoded.) */
 export function isTrusted(msg: LogMessage): boolean {

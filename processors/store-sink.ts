@@ -27,7 +27,8 @@ import { partitionForKey } from '../infra/log/partitioner.ts';
 import type { Store } from '../infra/store/store.ts';
 import type { EventKind } from '../schemas/event-model.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
-import { ID_HEADER, isTrusted, LOG_FORMAT, processDecoded, processTrusted, TENANT_HEADER } from './event-processor.ts';
+import { DLQ_HEADERS, ID_HEADER, logHeaders, TENANT_HEADER } from '../schemas/log-headers.ts';
+import { isTrusted, processDecoded, processTrusted } from './event-processor.ts';
 import { IdFilter, idHashes } from './id-filter.ts';
 import type { Outcome } from './outcome.ts';
 import { ROW_PREFIX, StagedBatch } from './staged-batch.ts';
@@ -309,11 +310,11 @@ export class StoreSink implements PartitionHandler {
       value: m.value ?? Buffer.alloc(0),
       headers: {
         ...m.headers,
-        'af-dlq-reason': reason.slice(0, 4000),
-        'af-dlq-code': code,
-        'af-dlq-topic': st.topic.topic,
-        'af-dlq-partition': String(st.partition),
-        'af-dlq-offset': m.offset.toString(),
+        [DLQ_HEADERS.reason]: reason.slice(0, 4000),
+        [DLQ_HEADERS.code]: code,
+        [DLQ_HEADERS.topic]: st.topic.topic,
+        [DLQ_HEADERS.partition]: String(st.partition),
+        [DLQ_HEADERS.offset]: m.offset.toString(),
       },
     };
   }
@@ -525,10 +526,4 @@ function safeJson(b: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Headers that mark a record as written by our ingest: validated, normalised, keyed by tenant. */
-export function logHeaders(ev: { tenantId: string; id: string }): Record<string, string> {
-  // Literal keys (the same strings as the constants): one object shape, no computed-key path.
-  return { 'af-format': LOG_FORMAT, 'af-tenant': ev.tenantId, 'af-id': ev.id };
 }

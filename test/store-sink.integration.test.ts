@@ -16,7 +16,8 @@ import type { LogMessage, PartitionHandler } from '../infra/log/log.ts';
 import type { Store } from '../infra/store/store.ts';
 import { AuditflowError } from '../infra/errors.ts';
 import { partitionForKey } from '../infra/log/partitioner.ts';
-import { logHeaders, StoreSink } from '../processors/store-sink.ts';
+import { StoreSink } from '../processors/store-sink.ts';
+import { logHeaders } from '../schemas/log-headers.ts';
 import { normalizeAudit } from '../schemas/normalize.ts';
 import { jsonCodec } from '../schemas/message-codec.ts';
 

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { ClickHouseHttpStore } from '../../infra/store/clickhouse-http-store.ts';
 import { migrate } from '../../infra/store/migrations.ts';
-import { logHeaders } from '../../processors/store-sink.ts';
+import { logHeaders } from '../../schemas/log-headers.ts';
 import { startClickHouseHttp } from '../support/clickhouse-http-server.ts';
 import { startKafkaMock } from '../support/kafka-mock.ts';
 import { startDistributed, startEmbedded, type Topology } from '../support/topologies.ts';
