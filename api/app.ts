@@ -8,7 +8,10 @@ import type { LogProducer } from '../infra/log/log.ts';
 import type { Store } from '../infra/store/store.ts';
 import { jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { ingestRoutes } from '../ingest/ingest-routes.ts';
-import { auditLogRoutes } from './audit-logs.ts';
+import { HighWater } from './query/high-water.ts';
+import { readApi } from './read-api.ts';
+import type { SelfAudit } from './self-audit.ts';
+import type { WriteSignal } from '../processors/write-signal.ts';
 
 export interface AppDeps {
   config: Config;
@@ -16,8 +19,11 @@ export interface AppDeps {
   /** Present on roles that ingest (with the codec for what they write to the log). */
   producer?: LogProducer | undefined;
   codec?: MessageCodec | undefined;
-  /** Present on roles that serve reads. */
+  /** Present on roles that serve reads, with the recorder of those reads. */
   store?: Store | undefined;
+  selfAudit?: SelfAudit | undefined;
+  /** What the store sink wrote, when it runs in this process (embedded). */
+  signal?: WriteSignal | undefined;
   /** A pino logger; none: silent (tests). */
   logger?: FastifyBaseLogger | undefined;
 }
@@ -61,7 +67,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   if (deps.store) {
     const store = deps.store;
-    await app.register(async (scope) => auditLogRoutes(scope, { auth: deps.auth, store }));
+    const selfAudit = deps.selfAudit;
+    if (!selfAudit) throw new AuditflowError('INTERNAL', 'a role that serves reads records them: selfAudit is required');
+    const highWater = new HighWater(store, deps.signal);
+    await app.register(async (scope) => readApi(scope, { config: deps.config, auth: deps.auth, store, selfAudit, highWater }));
   }
   return app;
 }

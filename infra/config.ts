@@ -120,7 +120,8 @@ export function parseConfig(env: Env, role: Role): Config {
     bad('AUDITFLOW_MODE', `role "${role}" runs only in distributed mode (set KAFKA_BROKERS and CLICKHOUSE_URL); the embedded mode runs every role in one process ("auditflow all")`);
   }
   if (mode === 'distributed') {
-    if ((role === 'all' || role === 'ingest' || role === 'processor') && brokers.length === 0) bad('KAFKA_BROKERS', `required for role "${role}" in distributed mode`);
+    // Every role writes to the log (the api role: its self-audit records).
+    if (brokers.length === 0) bad('KAFKA_BROKERS', `required for role "${role}" in distributed mode`);
     if ((role === 'all' || role === 'processor' || role === 'api') && chUrl === undefined) bad('CLICKHOUSE_URL', `required for role "${role}" in distributed mode`);
   }
   const jwtSecret = str(env, 'AUTH_JWT_SECRET');

@@ -7,7 +7,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
+import { LogSelfAudit } from '../api/self-audit.ts';
 import { StoreSink } from '../processors/store-sink.ts';
+import { WriteSignal } from '../processors/write-signal.ts';
 import { avroCodec, jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { createAuthenticator, issueToken } from './auth/jwt.ts';
 import type { Config } from './config.ts';
@@ -49,7 +51,6 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
   const role = config.role;
   const embedded = config.mode === 'embedded';
   const needsStore = role !== 'ingest';
-  const needsProducer = role !== 'api';
   const needsSink = role === 'all' || role === 'processor';
   const needsApp = role !== 'processor';
   const cleanups: (() => Promise<void>)[] = [];
@@ -87,17 +88,18 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
       const l = embeddedLog;
       cleanups.push(async () => l.close());
     }
-    if (needsProducer) {
-      producer = embeddedLog ? new EmbeddedLogProducer(embeddedLog) : new KafkaLogProducer({ brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-producer` });
-      const p = producer;
-      cleanups.push(() => p.close());
-    }
+    // Every role writes to the log: ingest its events, the processor dead letters, the API its self-audit.
+    producer = embeddedLog ? new EmbeddedLogProducer(embeddedLog) : new KafkaLogProducer({ brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-producer` });
+    const prodToClose = producer;
+    cleanups.push(() => prodToClose.close());
 
     const topics = config.kafka.topics;
-    const codec: MessageCodec = config.kafka.schemaRegistryUrl && needsProducer
+    const codec: MessageCodec = config.kafka.schemaRegistryUrl
       ? await avroCodec(config.kafka.schemaRegistryUrl, { audit: `${topics.auditEvents}-value`, change: `${topics.changes}-value` })
       : jsonCodec();
 
+    // Embedded: the sink tells the API in-process what became readable.
+    const signal = needsSink && needsApp ? new WriteSignal() : undefined;
     let sink: StoreSink | null = null;
     let fatal: Promise<never> = new Promise<never>(() => undefined);
     if (needsSink && store && producer) {
@@ -122,6 +124,7 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
         deadLetterTopic: topics.deadLetters,
         batch: config.sink,
         logger: logger.child({ component: 'store-sink' }),
+        signal,
       });
       const s = sink;
       // SIGTERM: flush and commit what is buffered, then leave the group.
@@ -141,7 +144,17 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
     let url: string | null = null;
     if (needsApp) {
       const auth = createAuthenticator({ ...config.auth, jwtSecret });
-      app = await buildApp({ config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined, logger: logger.child({ component: 'http' }) });
+      let selfAudit: LogSelfAudit | undefined;
+      if (store && producer) {
+        const sa = new LogSelfAudit(producer, topics.auditEvents, logger.child({ component: 'self-audit' }));
+        selfAudit = sa;
+        // Runs before the producer closes (cleanups run in reverse order of registration).
+        cleanups.push(() => sa.close());
+      }
+      app = await buildApp({
+        config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined,
+        selfAudit, signal, logger: logger.child({ component: 'http' }),
+      });
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address();
       url = typeof addr === 'object' && addr ? `http://${config.host}:${addr.port}` : null;

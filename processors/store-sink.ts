@@ -32,6 +32,7 @@ import { isTrusted, processDecoded, processTrusted } from './event-processor.ts'
 import { IdFilter, idHashes } from './id-filter.ts';
 import type { Outcome } from './outcome.ts';
 import { ROW_PREFIX, StagedBatch } from './staged-batch.ts';
+import type { WriteSignal, WrittenRange } from './write-signal.ts';
 
 export interface SinkTopic {
   topic: string;
@@ -55,6 +56,8 @@ export interface StoreSinkDeps {
   deadLetterTopic: string;
   batch: Config['sink'];
   logger: SinkLogger;
+  /** Told what each insert made readable (tenant, seq range), once the store acknowledged it. */
+  signal?: WriteSignal | undefined;
 }
 
 interface PartitionState {
@@ -487,6 +490,7 @@ export class StoreSink implements PartitionHandler {
         batch.writeRow(i, seq, middle);
       }
       await this.deps.store.insertJsonEachRow(st.topic.table, batch.rows());
+      if (this.deps.signal) this.deps.signal.publish({ table: st.topic.table, partition: st.partition, ranges: writtenRanges(st.counters, counters) });
     }
     st.counters = counters;
     for (let i = 0; i < n; i++) if (kept[i] === 1) st.ids.add(h1[i]!, h2[i]!);
@@ -526,4 +530,14 @@ function safeJson(b: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The seq range each tenant's counter moved by in one insert. */
+function writtenRanges(before: Map<string, number>, after: Map<string, number>): WrittenRange[] {
+  const out: WrittenRange[] = [];
+  for (const [tenantId, last] of after) {
+    const prev = before.get(tenantId) ?? 0;
+    if (last > prev) out.push({ tenantId, firstSeq: prev + 1, lastSeq: last });
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 // Strict query-string parsing shared by the read APIs: every problem is reported with the
 // parameter's name, and unknown parameters are refused (a typo must not widen a query).
-import { AuditflowError, type ErrorDetail } from '../infra/errors.ts';
-import { toUtcIso } from '../schemas/normalize.ts';
+import { AuditflowError, type ErrorDetail } from '../../infra/errors.ts';
+import { toUtcIso } from '../../schemas/normalize.ts';
 
 export class QueryReader {
   private readonly errors: ErrorDetail[] = [];
@@ -76,9 +76,4 @@ export class QueryReader {
     for (const k of Object.keys(this.q)) if (!this.seen.has(k)) this.fail(k, 'unknown parameter');
     if (this.errors.length > 0) throw new AuditflowError('QUERY_INVALID', 'invalid query parameters', { details: this.errors });
   }
-}
-
-/** ISO instant → ClickHouse DateTime64(3) text for a bound parameter. */
-export function chTime(iso: string): string {
-  return iso.slice(0, 23).replace('T', ' ');
 }

@@ -2,7 +2,7 @@
 // filters it was issued for (a hash), so replaying it against other filters or another tenant
 // is a clear 400 rather than a silently wrong page.
 import { createHash } from 'node:crypto';
-import { AuditflowError } from '../infra/errors.ts';
+import { AuditflowError } from '../../infra/errors.ts';
 
 export interface CursorState {
   /** Resume strictly past this seq, in the listing's direction. */

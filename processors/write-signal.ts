@@ -1,0 +1,43 @@
+// "Readable now": the store sink announces what it wrote once the insert is acknowledged
+// (Snuba's commit_log stage after the write is the model). Readers that answer from memory —
+// the per-tenant high-water marks and tail caches of the read APIs, and later the realtime edge —
+// follow this signal instead of polling the store, which answers one call at a time.
+//
+// In the embedded deployment the sink and the API share one process and one WriteSignal.
+// Across processes (distributed) the API role has no signal yet and falls back to a short-lived
+// cache of max(seq) (api/query/high-water.ts).
+
+export interface WrittenRange {
+  tenantId: string;
+  /** The first and last seq this insert gave the tenant (contiguous). */
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export interface WrittenBatch {
+  table: 'audit_events' | 'change_log';
+  partition: number;
+  ranges: WrittenRange[];
+}
+
+export type WriteListener = (batch: WrittenBatch) => void;
+
+export class WriteSignal {
+  private readonly listeners = new Set<WriteListener>();
+
+  subscribe(fn: WriteListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Called by the sink after an insert; a listener that throws cannot stop the sink. */
+  publish(batch: WrittenBatch): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(batch);
+      } catch {
+        // Listeners are caches; a broken one must not fail a write that already happened.
+      }
+    }
+  }
+}
