@@ -3,10 +3,11 @@
 import type { Config } from '../infra/config.ts';
 import { AuditflowError, type ErrorDetail } from '../infra/errors.ts';
 import type { LogProducer, LogRecord } from '../infra/log/log.ts';
-import type { EventKind } from '../schemas/event-model.ts';
+import type { AuditEvent, EventKind } from '../schemas/event-model.ts';
 import { normalizeAudit, normalizeChange, type Principal } from '../schemas/normalize.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
 import { logHeaders } from '../schemas/log-headers.ts';
+import { isPermissionChange, permissionChangeEntry } from '../processors/permission-change.ts';
 import { decodeBody, parseJsonBody, parseNdjsonBody } from './request-body.ts';
 
 export interface IngestBatchDeps {
@@ -47,6 +48,8 @@ export async function ingestBatch(deps: IngestBatchDeps, req: IngestBody): Promi
   const errors: ErrorDetail[] = [];
   let invalid = 0;
   let records: LogRecord[] = [];
+  /** The ChangeLog rows permission changes also write (../processors/permission-change.ts). */
+  let changes: LogRecord[] = [];
   const ids: string[] = [];
   const encodeSync = codec.encodeSync;
   for (let i = 0; i < items.length; i++) {
@@ -62,6 +65,11 @@ export async function ingestBatch(deps: IngestBatchDeps, req: IngestBody): Promi
     const value = encodeSync ? encodeSync(kind, e) : await codec.encode(kind, e);
     records.push({ key: principal.tenantId, value, headers: logHeaders({ tenantId: principal.tenantId, id: e.id }) });
     ids.push(e.id);
+    if (kind === 'audit' && isPermissionChange(e as AuditEvent)) {
+      const c = permissionChangeEntry(e as AuditEvent);
+      const cv = encodeSync ? encodeSync('change', c) : await codec.encode('change', c);
+      changes.push({ key: principal.tenantId, value: cv, headers: logHeaders({ tenantId: principal.tenantId, id: c.id }) });
+    }
   }
   if (invalid > 0) {
     if (errors.some((e) => e.path === '/tenant_id' || e.path === '/partner_id')) {
@@ -71,11 +79,15 @@ export async function ingestBatch(deps: IngestBatchDeps, req: IngestBody): Promi
   }
   const accepted = records.length;
   const sending = producer.send(kind === 'audit' ? config.kafka.topics.auditEvents : config.kafka.topics.changes, records);
+  // Both appends are durable before the 202; if either fails the request fails, and the retry's
+  // derived rows have the same ids (derived from the audit ids), so they are stored once.
+  const derived = changes.length > 0 ? producer.send(config.kafka.topics.changes, changes) : undefined;
   // NOTE: this frame stops holding the records while the send waits for durability: the
   // embedded log has encoded them already, and ~1 MB of value strings per request in flight
   // would otherwise survive young-generation collections and be copied or promoted. (A producer
   // that still needs them, like kafkajs, keeps its own reference.)
   records = [];
-  await sending;
+  changes = [];
+  await Promise.all([sending, derived]);
   return { accepted, ids };
 }

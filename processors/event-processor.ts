@@ -6,10 +6,11 @@
 // straight to Kafka, JSON or Avro, in any accepted shape) is validated and normalised exactly
 // as HTTP ingest does.
 import type { LogMessage } from '../infra/log/log.ts';
-import type { EventKind } from '../schemas/event-model.ts';
+import type { AuditEvent, EventKind } from '../schemas/event-model.ts';
 import { normalizeAudit, normalizeChange } from '../schemas/normalize.ts';
 import { ID_HEADER, LOG_FORMAT, LOG_FORMAT_HEADER, TENANT_HEADER } from '../schemas/log-headers.ts';
-import { dlq, ok, type Outcome } from './outcome.ts';
+import { dlq, ok, okWithChange, type Outcome } from './outcome.ts';
+import { isPermissionChange, permissionChangeEntry } from './permission-change.ts';
 
 
 /** Written by our ingest as JSON: the bytes can go to the store as they are. (Avro is decoded.) */
@@ -30,5 +31,11 @@ export function processDecoded(kind: EventKind, msg: LogMessage, decoded: unknow
   if (!tenantId) return dlq('VALIDATION_FAILED', 'no tenant: neither a tenant_id field nor a message key');
   const n = kind === 'audit' ? normalizeAudit(decoded, { tenantId }) : normalizeChange(decoded, { tenantId });
   if (!n.ok) return dlq('VALIDATION_FAILED', n.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
-  return ok({ tenantId, id: n.value.id, body: Buffer.from(JSON.stringify(n.value)) });
+  const event = { tenantId, id: n.value.id, body: Buffer.from(JSON.stringify(n.value)) };
+  if (kind === 'audit' && isPermissionChange(n.value as AuditEvent)) {
+    // Produced straight to Kafka, so our ingest did not derive its ChangeLog row: the sink sends it.
+    const c = permissionChangeEntry(n.value as AuditEvent);
+    return okWithChange(event, { tenantId, id: c.id, body: Buffer.from(JSON.stringify(c)) });
+  }
+  return ok(event);
 }

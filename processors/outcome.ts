@@ -8,8 +8,10 @@ export interface ProcessedEvent {
 }
 
 export type Outcome =
-  | { kind: 'ok'; event: ProcessedEvent }
+  /** `change`: the ChangeLog row the event also writes (a permission change: ./permission-change.ts). */
+  | { kind: 'ok'; event: ProcessedEvent; change?: ProcessedEvent }
   | { kind: 'dlq'; code: string; reason: string };
 
 export const ok = (event: ProcessedEvent): Outcome => ({ kind: 'ok', event });
+export const okWithChange = (event: ProcessedEvent, change: ProcessedEvent): Outcome => ({ kind: 'ok', event, change });
 export const dlq = (code: string, reason: string): Outcome => ({ kind: 'dlq', code, reason });

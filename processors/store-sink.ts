@@ -74,6 +74,8 @@ interface PartitionState {
   messages: number;
   dead: LogRecord[];
   rerouted: LogRecord[];
+  /** ChangeLog rows derived from untrusted audit events (permission changes), for the changes topic. */
+  derived: LogRecord[];
   /** The batch being written and committed, at most one (null once it has ended). */
   inflight: Promise<void> | null;
   /** A message arrived since the last onTick. */
@@ -96,6 +98,8 @@ export interface SinkStats {
   duplicates: number;
   deadLettered: number;
   rerouted: number;
+  /** ChangeLog rows derived from audit events produced straight to the log (../processors/permission-change.ts). */
+  derivedChanges: number;
   skippedReplayed: number;
   /** Offsets the log skipped (Kafka transaction markers, or retention deleting unread data). */
   offsetGaps: number;
@@ -106,11 +110,14 @@ export interface SinkStats {
 export class StoreSink implements PartitionHandler {
   private readonly parts = new Map<string, PartitionState>();
   private readonly topics = new Map<string, SinkTopic>();
+  /** Where derived ChangeLog rows go (none: this sink has no ChangeLog, and derives nothing). */
+  private readonly changesTopic: string | undefined;
   private stopping = false;
-  readonly stats: SinkStats = { inserted: 0, duplicates: 0, deadLettered: 0, rerouted: 0, skippedReplayed: 0, offsetGaps: 0, batches: 0, blockedMs: 0 };
+  readonly stats: SinkStats = { inserted: 0, duplicates: 0, deadLettered: 0, rerouted: 0, derivedChanges: 0, skippedReplayed: 0, offsetGaps: 0, batches: 0, blockedMs: 0 };
 
   constructor(private readonly deps: StoreSinkDeps) {
     for (const t of deps.topics) this.topics.set(t.topic, t);
+    this.changesTopic = deps.topics.find((t) => t.kind === 'change')?.topic;
   }
 
   private topicOf(name: string): SinkTopic {
@@ -133,7 +140,7 @@ export class StoreSink implements PartitionHandler {
     if (previous) await this.quiesce(previous);
     const st: PartitionState = {
       topic, partition, counters: new Map(), storedUpTo: -1n, ids: new IdFilter(), staged: new StagedBatch(), spare: null, messages: 0,
-      dead: [], rerouted: [], inflight: null, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
+      dead: [], rerouted: [], derived: [], inflight: null, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
       partitionCount: await this.deps.producer.partitionCount(topicName), tenantPartitions: new Map(),
     };
     const rows = await this.deps.store.query<{ tenant_id: string; seq: string | number; off: string | number; n: string | number }>(
@@ -273,6 +280,11 @@ export class StoreSink implements PartitionHandler {
       return;
     }
     const ev = outcome.event;
+    // Before the reroute below: a rerouted event arrives trusted, and trusted events derive nothing.
+    if (outcome.change !== undefined && this.changesTopic !== undefined) {
+      const c = outcome.change;
+      st.derived.push({ key: c.tenantId, value: c.body, headers: logHeaders(c) });
+    }
     if (this.partitionOf(st, ev.tenantId) !== st.partition) {
       // Keyed to the wrong partition: re-key it by tenant so one writer owns each tenant's seq.
       st.rerouted.push({ key: ev.tenantId, value: ev.body, headers: logHeaders(ev) });
@@ -332,14 +344,16 @@ export class StoreSink implements PartitionHandler {
     const batch = st.staged;
     const dead = st.dead;
     const rerouted = st.rerouted;
+    const derived = st.derived;
     const last = st.lastOffset;
     st.staged = st.spare ?? new StagedBatch();
     st.spare = null;
     st.dead = [];
     st.rerouted = [];
+    st.derived = [];
     st.messages = 0;
     st.lastOffset = -1n;
-    const run: Promise<void> = this.writeAndCommit(st, batch, dead, rerouted, last).then(() => {
+    const run: Promise<void> = this.writeAndCommit(st, batch, dead, rerouted, derived, last).then(() => {
       batch.reset();
       st.spare = batch;
     }).finally(() => {
@@ -375,11 +389,11 @@ export class StoreSink implements PartitionHandler {
   }
 
   /** Writes a batch, then commits past it. Retries infrastructure errors until it succeeds or the sink stops. */
-  private async writeAndCommit(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[], last: bigint): Promise<void> {
+  private async writeAndCommit(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[], derived: LogRecord[], last: bigint): Promise<void> {
     let attempt = 0;
     for (;;) {
       try {
-        await this.write(st, batch, dead, rerouted);
+        await this.write(st, batch, dead, rerouted, derived);
         break;
       } catch (e) {
         const retriable = isAuditflowError(e) && e.retriable;
@@ -403,12 +417,19 @@ export class StoreSink implements PartitionHandler {
     this.stats.batches++;
   }
 
-  private async write(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[]): Promise<void> {
+  private async write(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[], derived: LogRecord[]): Promise<void> {
     await this.sendDeadLetters(dead);
     if (rerouted.length > 0) {
       await this.deps.producer.send(st.topic.topic, rerouted);
       this.stats.rerouted += rerouted.length;
       rerouted.length = 0;
+    }
+    // Like the reroutes: durable before the insert, so before the commit past their audit events.
+    // A replay sends them again with the same ids, which the changes' sink dedupes.
+    if (derived.length > 0) {
+      await this.deps.producer.send(this.changesTopic!, derived);
+      this.stats.derivedChanges += derived.length;
+      derived.length = 0;
     }
     if (batch.count === 0) return;
     try {

@@ -34,7 +34,13 @@ export type Filter =
   | { readonly column: string; readonly op: 'in' | 'notIn'; readonly value: readonly string[] }
   | { readonly column: string; readonly op: 'startsWith'; readonly value: string }
   /** Nullable String columns: a value or, for null, IS NULL. */
-  | { readonly column: string; readonly op: 'eqOrNull'; readonly value: string | null };
+  | { readonly column: string; readonly op: 'eqOrNull'; readonly value: string | null }
+  /** A JSON text column has (or lacks) the top-level key `value` (JSONHas). */
+  | { readonly column: string; readonly op: 'jsonHas' | 'jsonLacks'; readonly value: string }
+  /** A top-level key of a JSON text column as a string (JSONExtractString: '' when absent or not a string), compared. */
+  | { readonly column: string; readonly op: 'jsonEq' | 'jsonNe'; readonly key: string; readonly value: string }
+  /** Any of the filters (OR); none is false. */
+  | { readonly op: 'anyOf'; readonly value: readonly Filter[] };
 
 export interface CompiledSql {
   sql: string;
@@ -91,22 +97,30 @@ export class ScopedQuery {
   /** Adds a filter; skipped when its value is undefined. */
   where(f: Filter | undefined): this {
     if (f === undefined || f.value === undefined) return this;
+    this.clauses.push(this.compile(f));
+    return this;
+  }
+
+  private compile(f: Filter): string {
+    if (f.op === 'anyOf') return f.value.length === 0 ? '0' : `(${f.value.map((g) => this.compile(g)).join(' OR ')})`;
     const col = this.column(f.column);
     switch (f.op) {
       case 'in':
       case 'notIn':
-        this.clauses.push(`${col} ${f.op === 'in' ? 'IN' : 'NOT IN'} ${this.bind('Array(String)', f.value)}`);
-        break;
+        return `${col} ${f.op === 'in' ? 'IN' : 'NOT IN'} ${this.bind('Array(String)', f.value)}`;
       case 'startsWith':
-        this.clauses.push(`startsWith(${col}, ${this.bind('String', f.value)})`);
-        break;
+        return `startsWith(${col}, ${this.bind('String', f.value)})`;
       case 'eqOrNull':
-        this.clauses.push(f.value === null ? `${col} IS NULL` : `${col} = ${this.bind('String', f.value)}`);
-        break;
+        return f.value === null ? `${col} IS NULL` : `${col} = ${this.bind('String', f.value)}`;
+      case 'jsonHas':
+      case 'jsonLacks':
+        return `${f.op === 'jsonLacks' ? 'NOT ' : ''}JSONHas(${col}, ${this.bind('String', f.value)})`;
+      case 'jsonEq':
+      case 'jsonNe':
+        return `JSONExtractString(${col}, ${this.bind('String', f.key)}) ${f.op === 'jsonEq' ? '=' : '!='} ${this.bind('String', f.value)}`;
       default:
-        this.clauses.push(`${col} ${f.op} ${this.bind(f.type, f.value)}`);
+        return `${col} ${f.op} ${this.bind(f.type, f.value)}`;
     }
-    return this;
   }
 
   eq(column: string, type: ScalarType, value: string | number | boolean | undefined): this {
