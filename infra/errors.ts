@@ -32,6 +32,8 @@ export interface ErrorDetail {
   index?: number;
   path: string;
   message: string;
+  /** The kind of problem, in pydantic v2's vocabulary (`int_parsing`, `extra_forbidden`, …): the admin family's 422 bodies carry it. */
+  type?: string;
 }
 
 export class AuditflowError extends Error {
