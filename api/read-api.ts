@@ -7,6 +7,7 @@ import type { Config } from '../infra/config.ts';
 import type { Store } from '../infra/store/store.ts';
 import { adminAuditRoutes } from './admin-audit/admin-audit-routes.ts';
 import { authenticate } from './auth-plugin.ts';
+import { egnyteRoutes } from './egnyte/events-routes.ts';
 import type { HighWater } from './query/high-water.ts';
 import { auditLogRoutes } from './scaivault/audit-logs.ts';
 import type { SelfAudit } from './self-audit.ts';
@@ -24,4 +25,5 @@ export async function readApi(app: FastifyInstance, deps: ReadApiDeps & { auth: 
   app.addHook('onRequest', authenticate(deps.auth));
   await app.register(async (scope) => auditLogRoutes(scope, deps));
   await app.register(async (scope) => adminAuditRoutes(scope, deps));
+  await app.register(async (scope) => egnyteRoutes(scope, deps));
 }
