@@ -42,6 +42,8 @@ export interface Config {
   };
   readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number; readonly tailBytes: number };
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
+  /** Requests per principal (tenant + sub; the IP when unauthenticated) per window; max 0: off. */
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -55,6 +57,7 @@ const KNOWN_KEYS = new Set([
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
   'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
+  'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
 ]);
 
 function bad(key: string, why: string): never {
@@ -178,6 +181,13 @@ export function parseConfig(env: Env, role: Role): Config {
     ingest: {
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       maxEvents: int(env, 'INGEST_MAX_EVENTS', 100_000, 1, 10_000_000),
+    },
+    rateLimit: {
+      // 1,000 per 10 s (100/s sustained per token): a poller at 10 Hz on several feeds plus a
+      // backlog paged at 1,000 rows a page fits; a client in a tight loop (Fastify serves ~6.7k
+      // pages/s) is stopped before it takes the edge, and the one chDB engine, from every other token.
+      max: int(env, 'RATE_LIMIT_MAX', 1000, 0, 10_000_000),
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
     },
   };
   return deepFreeze(cfg);

@@ -17,12 +17,14 @@ export const ERROR_CATALOGUE = {
   QUERY_INVALID: { status: 400, retriable: false },
   CURSOR_INVALID: { status: 400, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
+  RATE_LIMITED: { status: 429, retriable: true },
   // infrastructure
   LOG_UNAVAILABLE: { status: 503, retriable: true },
   STORE_UNAVAILABLE: { status: 503, retriable: true },
   STORE_QUERY_FAILED: { status: 500, retriable: false },
   SCHEMA_REGISTRY_FAILED: { status: 503, retriable: true },
   SHUTTING_DOWN: { status: 503, retriable: true },
+  NOT_READY: { status: 503, retriable: true },
   INTERNAL: { status: 500, retriable: false },
 } as const;
 

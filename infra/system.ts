@@ -16,6 +16,7 @@ import type { Config } from './config.ts';
 import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from './log/embedded-log.ts';
 import { KafkaLogConsumer, KafkaLogProducer } from './log/kafka-log.ts';
 import type { LogConsumer, LogProducer } from './log/log.ts';
+import { Metrics, type EndOffsets } from './metrics.ts';
 import { ChdbStore } from './store/chdb-store.ts';
 import { ClickHouseHttpStore } from './store/clickhouse-http-store.ts';
 import { migrate } from './store/migrations.ts';
@@ -23,8 +24,9 @@ import type { Store } from './store/store.ts';
 
 export interface RunningSystem {
   config: Config;
+  /** The HTTP edge; on the processor role only /healthz, /readyz and /metrics. */
   app: FastifyInstance | null;
-  /** Where the HTTP edge listens (null for the processor role). */
+  /** Where the HTTP edge listens. */
   url: string | null;
   sink: StoreSink | null;
   /** A ready-to-use token, when the embedded mode generated its own secret. */
@@ -47,7 +49,12 @@ function embeddedSecret(dataDir: string): string {
   return secret;
 }
 
-export async function startSystem(config: Config, logger: Logger = pino({ level: config.logLevel })): Promise<RunningSystem> {
+export async function startSystem(
+  config: Config,
+  logger: Logger = pino({ level: config.logLevel }),
+  /** The process's one metrics registry, read at /metrics. */
+  metrics: Metrics = new Metrics(),
+): Promise<RunningSystem> {
   const role = config.role;
   const embedded = config.mode === 'embedded';
   const needsStore = role !== 'ingest';
@@ -89,7 +96,17 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
       cleanups.push(async () => l.close());
     }
     // Every role writes to the log: ingest its events, the processor dead letters, the API its self-audit.
-    producer = embeddedLog ? new EmbeddedLogProducer(embeddedLog) : new KafkaLogProducer({ brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-producer` });
+    // endOffsets: the log's durable end per partition, for the sink's lag at scrape time.
+    let endOffsets: EndOffsets;
+    if (embeddedLog) {
+      const l = embeddedLog;
+      producer = new EmbeddedLogProducer(l);
+      endOffsets = async (topic) => new Map(Array.from({ length: l.opts.partitions }, (_, p) => [p, l.partition(topic, p).durableEnd]));
+    } else {
+      const k = new KafkaLogProducer({ brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-producer` });
+      producer = k;
+      endOffsets = (topic) => k.endOffsets(topic);
+    }
     const prodToClose = producer;
     cleanups.push(() => prodToClose.close());
 
@@ -125,7 +142,9 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
         batch: config.sink,
         logger: logger.child({ component: 'store-sink' }),
         signal,
+        onInsert: (table, seconds) => metrics.insertDuration.observe({ table }, seconds),
       });
+      metrics.watchSink(sink, endOffsets);
       const s = sink;
       // SIGTERM: flush and commit what is buffered, then leave the group.
       cleanups.push(async () => {
@@ -140,28 +159,32 @@ export async function startSystem(config: Config, logger: Logger = pino({ level:
       }
     }
 
-    let app: FastifyInstance | null = null;
-    let url: string | null = null;
+    let app: FastifyInstance;
     if (needsApp) {
       const auth = createAuthenticator({ ...config.auth, jwtSecret });
       let selfAudit: LogSelfAudit | undefined;
       if (store && producer) {
         const sa = new LogSelfAudit(producer, topics.auditEvents, logger.child({ component: 'self-audit' }));
         selfAudit = sa;
+        metrics.watchSelfAudit(sa.stats);
         // Runs before the producer closes (cleanups run in reverse order of registration).
         cleanups.push(() => sa.close());
       }
       app = await buildApp({
         config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined,
         selfAudit, signal, logger: logger.child({ component: 'http' }),
+        service: { metrics, producer: producer ?? undefined },
       });
-      await app.listen({ host: config.host, port: config.port });
-      const addr = app.server.address();
-      url = typeof addr === 'object' && addr ? `http://${config.host}:${addr.port}` : null;
-      const a = app;
-      // Closed first (cleanups run in reverse): in-flight ingest requests finish durably.
-      cleanups.push(() => a.close());
+    } else {
+      // The processor serves no API, but is probed and scraped like every role, on PORT.
+      app = await buildApp({ config, logger: logger.child({ component: 'http' }), service: { metrics, store: store ?? undefined, producer: producer ?? undefined, probesOnly: true } });
     }
+    await app.listen({ host: config.host, port: config.port });
+    const addr = app.server.address();
+    const url = typeof addr === 'object' && addr ? `http://${config.host}:${addr.port}` : null;
+    const a = app;
+    // Closed first (cleanups run in reverse): in-flight ingest requests finish durably.
+    cleanups.push(() => a.close());
 
     let stopped: Promise<void> | null = null;
     return { config, app, url, sink, startupToken, fatal, stop: () => (stopped ??= stopAll()) };

@@ -58,6 +58,16 @@ export interface StoreSinkDeps {
   logger: SinkLogger;
   /** Told what each insert made readable (tenant, seq range), once the store acknowledged it. */
   signal?: WriteSignal | undefined;
+  /** Told how long each store insert took (one call per batch: metrics). */
+  onInsert?: ((table: SinkTopic['table'], seconds: number) => void) | undefined;
+}
+
+/** Where the sink stands on a partition it holds: for lag, the log's end minus `storedUpTo + 1`. */
+export interface SinkPosition {
+  topic: string;
+  partition: number;
+  /** Highest offset whose outcome is in the store (-1: none). */
+  storedUpTo: bigint;
 }
 
 interface PartitionState {
@@ -239,6 +249,11 @@ export class StoreSink implements PartitionHandler {
 
   stop(): void {
     this.stopping = true;
+  }
+
+  /** The partitions held now and how far each is stored (read at scrape time, not on the hot path). */
+  positions(): SinkPosition[] {
+    return [...this.parts.values()].map((st) => ({ topic: st.topic.topic, partition: st.partition, storedUpTo: st.storedUpTo }));
   }
 
   /** Bookkeeping every message gets; false when the message was stored before (a replay). */
@@ -510,7 +525,10 @@ export class StoreSink implements PartitionHandler {
         counters.set(tenantId, seq);
         batch.writeRow(i, seq, middle);
       }
+      const onInsert = this.deps.onInsert;
+      const t0 = onInsert ? performance.now() : 0;
       await this.deps.store.insertJsonEachRow(st.topic.table, batch.rows());
+      if (onInsert) onInsert(st.topic.table, (performance.now() - t0) / 1000);
       if (this.deps.signal) this.deps.signal.publish({ table: st.topic.table, partition: st.partition, ranges: writtenRanges(st.counters, counters) });
     }
     st.counters = counters;

@@ -2,6 +2,7 @@
 // every documented filter, `limit` (default 100, max 1000) and an opaque cursor + has_more.
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '../../infra/auth/jwt.ts';
+import { IDENTITY_TYPES } from '../../schemas/event-model.ts';
 import type { Store } from '../../infra/store/store.ts';
 import { scopeHash } from '../query/cursor.ts';
 import { QueryReader } from '../query/query-params.ts';
@@ -9,10 +10,70 @@ import { ScopedQuery } from '../query/scoped-query.ts';
 import { seqPage } from '../query/seq-page.ts';
 import { ownTenant } from '../query/tenant-scope.ts';
 import type { SelfAudit } from '../self-audit.ts';
+import { errorResponses } from '../service/openapi.ts';
 import { applyAuditLogFilters, LOG_COLUMNS, readAuditLogFilters, toScaiVaultLog, type LogRow } from './scaivault-log.ts';
 
+const nullable = (type: string, description?: string) => ({ type: [type, 'null'], ...(description ? { description } : {}) });
+
+/** A `logs[]` entry as toScaiVaultLog builds it (the seed's example). */
+export const scaiVaultLogEntrySchema = {
+  type: 'object',
+  required: ['id', 'timestamp', 'action', 'identity_type', 'identity_id', 'secret_path', 'source_ip', 'user_agent', 'success', 'duration_ms', 'request_id', 'extra_data'],
+  properties: {
+    id: { type: 'string' },
+    timestamp: { type: 'string', format: 'date-time' },
+    action: { type: 'string' },
+    identity_type: { type: ['string', 'null'], enum: [...IDENTITY_TYPES, null] },
+    identity_id: nullable('string'),
+    secret_path: nullable('string'),
+    source_ip: nullable('string'),
+    user_agent: nullable('string'),
+    success: { type: 'boolean' },
+    duration_ms: nullable('integer'),
+    request_id: nullable('string'),
+    extra_data: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+const auditLogsSchema = {
+  summary: 'Query the audit log (ScaiVault)',
+  description: 'Newest first. Scope `audit:read`. Unknown parameters are refused (400 QUERY_INVALID). '
+    + 'The cursor is opaque and bound to the tenant and the filters.',
+  tags: ['scaivault'],
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      from: { type: 'string', format: 'date-time', description: 'Start time (ISO 8601)' },
+      to: { type: 'string', format: 'date-time', description: 'End time (ISO 8601)' },
+      action: { type: 'string', maxLength: 8192, description: 'One action, or several comma-separated' },
+      identity_id: { type: 'string', maxLength: 256, description: 'Exact match' },
+      identity_type: { type: 'string', enum: IDENTITY_TYPES },
+      path_prefix: { type: 'string', maxLength: 4096, description: 'Secret path prefix' },
+      success: { type: 'boolean' },
+      source_ip: { type: 'string', maxLength: 64, description: 'Exact match' },
+      request_id: { type: 'string', maxLength: 256, description: 'Exact match' },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      cursor: { type: 'string', maxLength: 512, description: 'The `cursor` of the previous page' },
+    },
+  },
+  response: {
+    200: {
+      description: 'A page of log entries',
+      type: 'object',
+      required: ['logs', 'cursor', 'has_more'],
+      properties: {
+        logs: { type: 'array', items: scaiVaultLogEntrySchema },
+        cursor: nullable('string', 'Pass as `cursor` for the next page; null when there is none'),
+        has_more: { type: 'boolean' },
+      },
+    },
+    ...errorResponses(400, 401, 403, 503),
+  },
+};
+
 export async function auditLogRoutes(app: FastifyInstance, deps: { store: Store; selfAudit: SelfAudit }): Promise<void> {
-  app.get('/v1/audit/logs', async (req) => {
+  app.get('/v1/audit/logs', { schema: auditLogsSchema }, async (req) => {
     requireScope(req.principal, 'audit:read');
     const q = new QueryReader(req.query as Record<string, unknown>);
     const filters = readAuditLogFilters(q);

@@ -138,16 +138,7 @@ export class KafkaLogProducer implements LogProducer {
   async partitionCount(topic: string): Promise<number> {
     const cached = this.partitionCounts.get(topic);
     if (cached && Date.now() - cached.at < PARTITION_COUNT_TTL_MS) return cached.count;
-    if (this.closed) throw new AuditflowError('SHUTTING_DOWN', 'Kafka producer is closed');
-    this.admin ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      return admin;
-    })().catch((e: unknown) => {
-      this.admin = null;
-      throw unavailable('cannot connect the Kafka admin client', e);
-    });
-    const admin = await this.admin;
+    const admin = await this.adminClient();
     let count: number;
     try {
       const md = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -158,6 +149,35 @@ export class KafkaLogProducer implements LogProducer {
     if (count < 1) throw new AuditflowError('LOG_UNAVAILABLE', `Kafka topic ${topic} has no partitions (does it exist?)`);
     this.partitionCounts.set(topic, { count, at: Date.now() });
     return count;
+  }
+
+  /**
+   * The high watermark of every partition of a topic (one past the last fully replicated offset):
+   * one ListOffsets round trip, for metrics at scrape time. NOTE: the consumer's batches carry a
+   * high watermark too, but a sink blocked on its store stops fetching, so that figure goes stale
+   * exactly when the lag grows.
+   */
+  async endOffsets(topic: string): Promise<Map<number, bigint>> {
+    const admin = await this.adminClient();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    } catch (e) {
+      throw unavailable(`cannot read the end offsets of ${topic}`, e);
+    }
+  }
+
+  private adminClient(): Promise<Admin> {
+    if (this.closed) return Promise.reject(new AuditflowError('SHUTTING_DOWN', 'Kafka producer is closed'));
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((e: unknown) => {
+      this.admin = null;
+      throw unavailable('cannot connect the Kafka admin client', e);
+    });
+    return this.admin;
   }
 
   async close(): Promise<void> {
