@@ -11,6 +11,7 @@ import { egnyteRoutes } from './egnyte/events-routes.ts';
 import type { HighWater } from './query/high-water.ts';
 import { auditLogRoutes } from './scaivault/audit-logs.ts';
 import type { SelfAudit } from './self-audit.ts';
+import { syncChangesRoutes } from './sync/sync-changes.ts';
 
 export interface ReadApiDeps {
   config: Config;
@@ -26,4 +27,5 @@ export async function readApi(app: FastifyInstance, deps: ReadApiDeps & { auth: 
   await app.register(async (scope) => auditLogRoutes(scope, deps));
   await app.register(async (scope) => adminAuditRoutes(scope, deps));
   await app.register(async (scope) => egnyteRoutes(scope, deps));
+  await app.register(async (scope) => syncChangesRoutes(scope, deps));
 }

@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = {
   AUTH_INVALID: { status: 401, retriable: false },
   AUTH_SCOPE: { status: 403, retriable: false },
   TENANT_MISMATCH: { status: 403, retriable: false },
+  SHARE_FORBIDDEN: { status: 403, retriable: false },
   VALIDATION_FAILED: { status: 400, retriable: false },
   BODY_MALFORMED: { status: 400, retriable: false },
   BODY_TOO_LARGE: { status: 413, retriable: false },
