@@ -1,14 +1,15 @@
 // build(opts) assembles the HTTP edge from encapsulated plugins; listening is the caller's job,
-// so tests drive it with app.inject(). One error handler maps the error catalogue to responses.
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+// so tests drive it with app.inject(). Every error body is the catalogue's (./error-bodies.ts).
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../infra/auth/jwt.ts';
 import type { Config } from '../infra/config.ts';
-import { AuditflowError, isAuditflowError } from '../infra/errors.ts';
+import { AuditflowError } from '../infra/errors.ts';
 import type { LogProducer } from '../infra/log/log.ts';
 import type { Metrics } from '../infra/metrics.ts';
 import type { Store } from '../infra/store/store.ts';
 import { jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { ingestRoutes } from '../ingest/ingest-routes.ts';
+import { errorBodyOptions, installErrorBodies } from './error-bodies.ts';
 import { HighWater } from './query/high-water.ts';
 import { readApi } from './read-api.ts';
 import type { SelfAudit } from './self-audit.ts';
@@ -37,36 +38,14 @@ export interface AppDeps {
   service?: { metrics?: Metrics | undefined; store?: Store | undefined; producer?: LogProducer | undefined; probesOnly?: boolean | undefined } | undefined;
 }
 
-/** Fastify's own error codes → ours, so every error body has the same shape. */
-const FASTIFY_CODES: Record<string, AuditflowError['code']> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'BODY_MALFORMED',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BODY_MALFORMED',
-  FST_ERR_VALIDATION: 'QUERY_INVALID',
-};
-
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.config.ingest.maxBodyBytes,
     disableRequestLogging: true,
-    return503OnClosing: true,
+    ...errorBodyOptions(deps.logger),
   });
-
-  app.setErrorHandler((err: FastifyError | AuditflowError, req, reply) => {
-    let e: AuditflowError;
-    if (isAuditflowError(err)) e = err;
-    else if (err.code && FASTIFY_CODES[err.code]) e = new AuditflowError(FASTIFY_CODES[err.code]!, err.message);
-    else {
-      req.log.error({ err }, 'unhandled error');
-      e = new AuditflowError('INTERNAL', 'internal error');
-    }
-    if (e.status >= 500) req.log.error({ err: e, code: e.code }, e.message);
-    if (e.retriable && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1'); // the rate limiter sets its own
-    return reply.code(e.status).send(e.toBody());
-  });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(new AuditflowError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toBody()));
+  installErrorBodies(app);
 
   const svc = deps.service;
   const metrics = await serviceSurface(app, {

@@ -15,6 +15,13 @@ export const ERROR_CATALOGUE = {
   BODY_MALFORMED: { status: 400, retriable: false },
   BODY_TOO_LARGE: { status: 413, retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
+  // refused by the HTTP layer before a route ran (Node's parser, Fastify's router): api/error-bodies.ts
+  REQUEST_MALFORMED: { status: 400, retriable: false },
+  URL_MALFORMED: { status: 400, retriable: false },
+  REQUEST_TIMEOUT: { status: 408, retriable: true },
+  URI_TOO_LONG: { status: 414, retriable: false },
+  EXPECTATION_FAILED: { status: 417, retriable: false },
+  HEADERS_TOO_LARGE: { status: 431, retriable: false },
   QUERY_INVALID: { status: 400, retriable: false },
   CURSOR_INVALID: { status: 400, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
