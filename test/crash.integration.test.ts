@@ -2,7 +2,7 @@
 // middle of a stream, restart it, and show that exactly the acknowledged events are returned by
 // /v1/audit/logs — none missing, none twice. On the Kafka path, malformed messages put straight
 // on the topic land in the dead-letter topic while the good ones around them are stored.
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -86,8 +86,8 @@ async function assertExactlyAcked(topo: Topology, read: string, sent: Set<string
 
 describe('crash: kill -9 the whole embedded server mid-stream', () => {
   let topo: Topology;
-  before(async () => { topo = await startEmbedded({ SINK_BATCH_ROWS: '500' }); });
-  after(async () => { await topo?.stop(); });
+  beforeAll(async () => { topo = await startEmbedded({ SINK_BATCH_ROWS: '500' }); });
+  afterAll(async () => { await topo?.stop(); });
 
   test('exactly the acknowledged events are returned, none twice', async () => {
     const tenant = `tnt_crash_${uniq()}`;
@@ -110,8 +110,8 @@ describe('crash: kill -9 the whole embedded server mid-stream', () => {
 
 describe('crash: kill -9 the Kafka processor mid-stream; dead letters', () => {
   let topo: Topology;
-  before(async () => { topo = await startDistributed({ SINK_BATCH_ROWS: '500' }); });
-  after(async () => { await topo?.stop(); });
+  beforeAll(async () => { topo = await startDistributed({ SINK_BATCH_ROWS: '500' }); });
+  afterAll(async () => { await topo?.stop(); });
 
   test('exactly the acknowledged events are returned, none twice, seq contiguous per tenant', async () => {
     // On two partitions: the mock cluster keeps only ~5 MiB per partition, and with both tenants
@@ -207,8 +207,8 @@ describe('crash: kill -9 the Kafka processor mid-stream; dead letters', () => {
 describe('SIGTERM drains the store sink', () => {
   let topo: Topology;
   // Batches that never fill, time out or go out when quiet on their own: only the drain can write them.
-  before(async () => { topo = await startEmbedded({ SINK_BATCH_MS: '60000', SINK_BATCH_ROWS: '1000000', SINK_FLUSH_WHEN_QUIET: 'false' }); });
-  after(async () => { await topo?.stop(); });
+  beforeAll(async () => { topo = await startEmbedded({ SINK_BATCH_MS: '60000', SINK_BATCH_ROWS: '1000000', SINK_FLUSH_WHEN_QUIET: 'false' }); });
+  afterAll(async () => { await topo?.stop(); });
 
   test('buffered events are written and committed before the process exits', async () => {
     const tenant = `tnt_drain_${uniq()}`;
@@ -221,7 +221,8 @@ describe('SIGTERM drains the store sink', () => {
     assert.equal((await getAllLogs(topo.apiUrl(), read)).length, 0);
     assert.equal(await topo.terminateProcessor(), 0);
     const committed = readFileSync(path.join(topo.env['DATA_DIR']!, 'log', 'auditflow.audit-events', '0', 'committed.auditflow-store-sink'), 'utf8');
-    assert.equal(committed, '500');
+    // The 500 events and the self-audit record of the (empty) read above, which shutdown flushes to the log first.
+    assert.equal(committed, '501');
     await topo.restartProcessor();
     const ids = (await getAllLogs(topo.apiUrl(), read)).map((l) => l['id']);
     assert.deepEqual(ids, events.map((e) => e.id).reverse());

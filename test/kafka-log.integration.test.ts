@@ -1,7 +1,7 @@
 // KafkaLogProducer / KafkaLogConsumer against a real Kafka protocol implementation: librdkafka's
 // mock cluster (3 brokers), started per test with a topic of its own. Rebalances on the mock take
 // about sessionTimeout - 1 s, hence the short session timeout and generous deadlines.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -233,7 +233,7 @@ test('stop() lets the batch in progress finish and commit, then hands nothing mo
   });
 });
 
-test('a partition kept through a rebalance is revoked, re-assigned and re-read from its committed offset', async (t) => {
+test('a partition kept through a rebalance is revoked, re-assigned and re-read from its committed offset', async ({ annotate }) => {
   await withKafka(2, async (mock, topic) => {
     const producer = producerFor(mock);
     const a = consumerFor(mock, topic, 'g-rebalance');
@@ -277,7 +277,7 @@ test('a partition kept through a rebalance is revoked, re-assigned and re-read f
           }
         });
       }
-      t.diagnostic(`consumers re-created: A ${a.restarts}, B ${b.restarts}`);
+      await annotate(`consumers re-created: A ${a.restarts}, B ${b.restarts}`);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await producer.close();
@@ -341,7 +341,7 @@ process.stdout.write('{"ready":true}\\n');
 process.on('SIGTERM', () => { c.stop().then(() => process.exit(0)); });
 `;
 
-test('two processes in one group: after the second one joins, every message is still delivered', async (t) => {
+test('two processes in one group: after the second one joins, every message is still delivered', async ({ annotate }) => {
   await withKafka(4, async (mock, topic) => {
     const producer = producerFor(mock);
     const groupId = 'g-two-processes';
@@ -402,7 +402,7 @@ test('two processes in one group: after the second one joins, every message is s
         });
       assert.ok(childValues.length > 0, `the child got partitions: ${childErr}`);
       assert.ok(rec.values().some((v) => Number(v.slice(1)) >= mark), 'the parent kept consuming after the join');
-      t.diagnostic(`parent consumer re-created ${parent.restarts} time(s); ${produced.length} produced, ` +
+      await annotate(`parent consumer re-created ${parent.restarts} time(s); ${produced.length} produced, ` +
         `${rec.messages.length + childValues.length - produced.length} delivered twice`);
     } finally {
       const c = child as ReturnType<typeof spawn> | null;

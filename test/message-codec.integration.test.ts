@@ -1,6 +1,6 @@
 // The log codecs against the schema registry test server, and that server against the real
 // @kafkajs/confluent-schema-registry client.
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
@@ -38,11 +38,11 @@ function isCode(code: string) {
 let registry: SchemaRegistryServer;
 let codec: AvroMessageCodec;
 
-before(async () => {
+beforeAll(async () => {
   registry = await startSchemaRegistry();
   codec = await avroCodec(registry.url, SUBJECTS);
 });
-after(async () => {
+afterAll(async () => {
   await registry?.stop();
 });
 

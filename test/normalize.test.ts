@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { detectAuditShape, normalizeAudit, normalizeChange } from '../schemas/normalize.ts';
 import { parseInstant, toUtcIso } from '../schemas/instant.ts';

@@ -1,5 +1,5 @@
 // The same pipeline tests on both deployments: (a) embedded, (b) Kafka + ClickHouse over HTTP.
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { getAllLogs, getLogs, ingest } from './support/api-client.ts';
@@ -22,8 +22,8 @@ function event(i: number, over: Record<string, unknown> = {}) {
 for (const start of [startEmbedded, startDistributed]) {
   describe(`pipeline (${start === startEmbedded ? 'embedded' : 'Kafka + ClickHouse HTTP'})`, () => {
     let topo: Topology;
-    before(async () => { topo = await start(); });
-    after(async () => { await topo?.stop(); });
+    beforeAll(async () => { topo = await start(); });
+    afterAll(async () => { await topo?.stop(); });
 
     const tokens = async (tenant: string) => ({
       write: await topo.token(tenant, 'audit:write'),

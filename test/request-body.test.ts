@@ -1,5 +1,5 @@
 // Ingest body parsing, without HTTP: NDJSON lines decoded from the bytes one by one.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { gzipSync } from 'node:zlib';

@@ -3,7 +3,7 @@
 // poison goes to the dead letters; misrouted messages are re-keyed; a forged "log form" message
 // whose insert fails is re-validated without losing its neighbours; the next batch fills while
 // an insert is in flight, and a write that fails for good stops the partition.
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,14 +29,14 @@ let store: ChdbStore;
 let log: EmbeddedLog;
 let producer: EmbeddedLogProducer;
 
-before(async () => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'af-sink-'));
   store = new ChdbStore(path.join(dir, 'ch'));
   await migrate(store);
   log = new EmbeddedLog({ dir: path.join(dir, 'log'), partitions: PARTITIONS, segmentBytes: 1 << 20 });
   producer = new EmbeddedLogProducer(log);
 });
-after(async () => {
+afterAll(async () => {
   await store.close();
   log.close();
   rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // and ClickHouseHttpStore (@clickhouse/client over HTTP to test/support's ClickHouse HTTP
 // endpoint over chDB, in a child process). Same SQL, same parameters, same JSON shapes.
 // Then @clickhouse/client's own API against that endpoint, and the endpoint's lifecycle.
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -88,10 +88,10 @@ function contract(backend: Backend): void {
   describe(`Store contract: ${backend.name}`, () => {
     let store: Store;
     let dispose: () => Promise<void>;
-    before(async () => {
+    beforeAll(async () => {
       ({ store, dispose } = await backend.open());
     });
-    after(async () => {
+    afterAll(async () => {
       await dispose?.();
     });
 
@@ -337,11 +337,11 @@ describe('ClickHouseHttpStore', () => {
 describe('@clickhouse/client against the chDB HTTP endpoint', () => {
   let server: ClickHouseHttpServer;
   let client: ClickHouseClient;
-  before(async () => {
+  beforeAll(async () => {
     server = await startClickHouseHttp();
     client = createClient({ url: server.url });
   });
-  after(async () => {
+  afterAll(async () => {
     await client?.close();
     await server?.stop();
   });
