@@ -152,7 +152,7 @@ describe.each(['chdb', 'http'] as const)('GET /api/v1/sync/changes on %s', (name
     expect(foreign.body.code).toBe('CURSOR_INVALID');
   });
 
-  it('needs a token with drive:sync; records each read it serves', async () => {
+  it('needs a token with drive:sync; records each read that returns changes (an empty poll is not recorded)', async () => {
     const tenant = newTenant();
     await h().rows.changes(tenant, [{ share_id: 'shr_a' }, { share_id: 'shr_b' }]);
     const before = api.reads.records.length;
@@ -167,9 +167,16 @@ describe.each(['chdb', 'http'] as const)('GET /api/v1/sync/changes on %s', (name
     const p = await page(api, tok, { limit: 5 });
     await page(api, tok, { share_id: 'shr_a', cursor: (await page(api, tok, { share_id: 'shr_a' })).cursor });
     const recs = api.reads.records.slice(before).filter((r) => r.tenantId === tenant);
-    expect(recs.map((r) => [r.what.resource, r.what.rows])).toEqual([['drive.sync.changes', 1], ['drive.sync.changes', 1], ['drive.sync.changes', 0]]);
+    expect(recs.map((r) => [r.what.resource, r.what.rows])).toEqual([['drive.sync.changes', 1], ['drive.sync.changes', 1]]);
     expect(recs[0]!.what.filters).toEqual({ share_id: undefined, shares: ['shr_a'], limit: 5, cursor: false });
-    expect(recs[2]!.what.filters).toEqual({ share_id: 'shr_a', shares: ['shr_a'], limit: 100, cursor: true });
+    expect(recs[1]!.what.filters).toEqual({ share_id: 'shr_a', shares: ['shr_a'], limit: 100, cursor: false });
+    // A later change is read with the cursor, and that read is recorded.
+    const resumed = await page(api, tok, { share_id: 'shr_a' });
+    await h().rows.changes(tenant, [{ share_id: 'shr_a' }]);
+    const next = await page(api, tok, { share_id: 'shr_a', cursor: resumed.cursor });
+    expect(next.changes).toHaveLength(1);
+    const last = api.reads.records.filter((r) => r.tenantId === tenant).at(-1)!;
+    expect([last.what.rows, last.what.filters['cursor']]).toEqual([1, true]);
     expect(p.changes).toHaveLength(1);
   });
 

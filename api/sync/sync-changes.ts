@@ -37,11 +37,15 @@ export async function syncChangesRoutes(app: FastifyInstance, deps: SyncDeps): P
     const shares = requestedShares(req.principal, shareId);
     const cursorScope = scopeHash(['drive.sync.changes', req.principal.tenantId, shares]);
     const page = await readChanges(deps, req.principal, shares, { limit, cursor, cursorScope });
-    deps.selfAudit.record(req, {
-      resource: 'drive.sync.changes',
-      filters: { share_id: shareId, shares, limit, cursor: cursor !== undefined },
-      rows: page.rows.length,
-    });
+    // Like Egnyte's 204, a poll that found nothing new disclosed nothing and is not recorded
+    // (sync clients poll often; a record per empty poll would drown the tenant's audit trail).
+    if (page.rows.length > 0 || cursor === undefined) {
+      deps.selfAudit.record(req, {
+        resource: 'drive.sync.changes',
+        filters: { share_id: shareId, shares, limit, cursor: cursor !== undefined },
+        rows: page.rows.length,
+      });
+    }
     return {
       changes: page.rows.map(toChangeEntry),
       // Never null: with nothing read yet, the cursor of the start of the log.
