@@ -10,6 +10,8 @@ import { authenticate } from './auth-plugin.ts';
 import { egnyteRoutes } from './egnyte/events-routes.ts';
 import type { HighWater } from './query/high-water.ts';
 import { auditLogRoutes } from './scaivault/audit-logs.ts';
+import { auditSummaryRoutes } from './scaivault/summary.ts';
+import { auditTrailRoutes } from './scaivault/trails.ts';
 import type { SelfAudit } from './self-audit.ts';
 import { syncChangesRoutes } from './sync/sync-changes.ts';
 
@@ -25,6 +27,7 @@ export interface ReadApiDeps {
 export async function readApi(app: FastifyInstance, deps: ReadApiDeps & { auth: Authenticator }): Promise<void> {
   app.addHook('onRequest', authenticate(deps.auth));
   await app.register(async (scope) => auditLogRoutes(scope, deps));
+  await app.register(async (scope) => { await auditTrailRoutes(scope, deps); await auditSummaryRoutes(scope, deps); });
   await app.register(async (scope) => adminAuditRoutes(scope, deps));
   await app.register(async (scope) => egnyteRoutes(scope, deps));
   await app.register(async (scope) => syncChangesRoutes(scope, deps));

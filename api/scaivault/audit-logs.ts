@@ -11,7 +11,7 @@ import { seqPage } from '../query/seq-page.ts';
 import { ownTenant } from '../query/tenant-scope.ts';
 import type { SelfAudit } from '../self-audit.ts';
 import { errorResponses } from '../service/openapi.ts';
-import { applyAuditLogFilters, LOG_COLUMNS, readAuditLogFilters, toScaiVaultLog, type LogRow } from './scaivault-log.ts';
+import { applyAuditLogFilters, LOG_COLUMNS, LOG_FILTER_PARAMS, readAuditLogFilters, toScaiVaultLog, type LogRow } from './scaivault-log.ts';
 
 const nullable = (type: string, description?: string) => ({ type: [type, 'null'], ...(description ? { description } : {}) });
 
@@ -44,15 +44,7 @@ const auditLogsSchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      from: { type: 'string', format: 'date-time', description: 'Start time (ISO 8601)' },
-      to: { type: 'string', format: 'date-time', description: 'End time (ISO 8601)' },
-      action: { type: 'string', maxLength: 8192, description: 'One action, or several comma-separated' },
-      identity_id: { type: 'string', maxLength: 256, description: 'Exact match' },
-      identity_type: { type: 'string', enum: IDENTITY_TYPES },
-      path_prefix: { type: 'string', maxLength: 4096, description: 'Secret path prefix' },
-      success: { type: 'boolean' },
-      source_ip: { type: 'string', maxLength: 64, description: 'Exact match' },
-      request_id: { type: 'string', maxLength: 256, description: 'Exact match' },
+      ...LOG_FILTER_PARAMS,
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
       cursor: { type: 'string', maxLength: 512, description: 'The `cursor` of the previous page' },
     },

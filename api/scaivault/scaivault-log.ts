@@ -16,18 +16,24 @@ export interface AuditLogFilters {
   requestId?: string | undefined;
 }
 
-/** The `/v1/audit/logs` filter parameters, read strictly. */
-export function readAuditLogFilters(q: QueryReader): AuditLogFilters {
+export type AuditLogFilterParam = 'from' | 'to' | 'action' | 'identity_id' | 'identity_type' | 'path_prefix' | 'success' | 'source_ip' | 'request_id';
+
+/**
+ * The `/v1/audit/logs` filter parameters, read strictly. `omit` leaves parameters unread, so they
+ * are refused as unknown (a trail's own subject is not also a filter).
+ */
+export function readAuditLogFilters(q: QueryReader, omit: readonly AuditLogFilterParam[] = []): AuditLogFilters {
+  const read = <T>(name: AuditLogFilterParam, parse: (name: string) => T): T | undefined => (omit.includes(name) ? undefined : parse(name));
   return {
-    from: q.time('from'),
-    to: q.time('to'),
-    actions: q.list('action'),
-    identityId: q.string('identity_id', 256),
-    identityType: q.oneOf('identity_type', IDENTITY_TYPES),
-    pathPrefix: q.string('path_prefix', 4096),
-    success: q.bool('success'),
-    sourceIp: q.string('source_ip', 64),
-    requestId: q.string('request_id', 256),
+    from: read('from', (n) => q.time(n)),
+    to: read('to', (n) => q.time(n)),
+    actions: read('action', (n) => q.list(n)),
+    identityId: read('identity_id', (n) => q.string(n, 256)),
+    identityType: read('identity_type', (n) => q.oneOf(n, IDENTITY_TYPES)),
+    pathPrefix: read('path_prefix', (n) => q.string(n, 4096)),
+    success: read('success', (n) => q.bool(n)),
+    sourceIp: read('source_ip', (n) => q.string(n, 64)),
+    requestId: read('request_id', (n) => q.string(n, 256)),
   };
 }
 
@@ -93,3 +99,16 @@ export function toScaiVaultLog(r: LogRow): Record<string, unknown> {
     extra_data: parseDetails(r.details),
   };
 }
+
+/** The filter parameters as JSON Schema properties (OpenAPI documentation of readAuditLogFilters). */
+export const LOG_FILTER_PARAMS: Record<AuditLogFilterParam, { type: string; maxLength?: number; format?: string; enum?: readonly string[]; description?: string }> = {
+  from: { type: 'string', format: 'date-time', description: 'Start time (ISO 8601), inclusive' },
+  to: { type: 'string', format: 'date-time', description: 'End time (ISO 8601), exclusive' },
+  action: { type: 'string', maxLength: 8192, description: 'One action, or several comma-separated' },
+  identity_id: { type: 'string', maxLength: 256, description: 'Exact match' },
+  identity_type: { type: 'string', enum: IDENTITY_TYPES },
+  path_prefix: { type: 'string', maxLength: 4096, description: 'Secret path prefix' },
+  success: { type: 'boolean' },
+  source_ip: { type: 'string', maxLength: 64, description: 'Exact match' },
+  request_id: { type: 'string', maxLength: 256, description: 'Exact match' },
+};
