@@ -19,6 +19,7 @@ import {
 } from './admin-audit-log.ts';
 import { auditStats } from './admin-audit-stats.ts';
 import { ENTRY_SCHEMA, LIST_QUERY_SCHEMA, NO_QUERY_SCHEMA, STATS_QUERY_SCHEMA, STATS_SCHEMA, responses } from './admin-audit-schemas.ts';
+import { documentationOnly } from '../service/openapi.ts';
 import { StoreTenantDirectory } from './tenant-directory.ts';
 import { validationErrorHandler } from './validation-error.ts';
 
@@ -33,8 +34,7 @@ export async function adminAuditRoutes(app: FastifyInstance, deps: { store: Stor
   const directory = new StoreTenantDirectory(store);
   // Schemas are documentation (QueryReader validates, bodies go out as built): set here as well, so
   // these routes hold to that whatever the app's compilers are.
-  app.setValidatorCompiler(() => () => true);
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  documentationOnly(app);
   app.setErrorHandler(validationErrorHandler((p) => BOUNDS[p] ?? textBounds));
 
   /** Scope check, strict parameters, then the token's reach for the request's tenant/partner. */

@@ -2,6 +2,7 @@
 // validates and bodies go out exactly as the routes build them.
 import { MAX_TEXT, PAGE_MAX, PER_PAGE_DEFAULT, PER_PAGE_MAX } from './admin-audit-log.ts';
 import { TOP_ACTORS } from './admin-audit-stats.ts';
+import { errorResponses } from '../service/openapi.ts';
 import { HTTP_VALIDATION_ERROR_SCHEMA } from './validation-error.ts';
 
 const text = (description?: string) => ({ type: 'string', minLength: 1, maxLength: MAX_TEXT, ...(description ? { description } : {}) });
@@ -103,16 +104,8 @@ export const STATS_SCHEMA = {
   },
 } as const;
 
-/** The catalogue body that 401, 403 and 404 keep on these routes. */
-const CATALOGUE_ERROR_SCHEMA = {
-  type: 'object',
-  required: ['error', 'code'],
-  properties: { error: { type: 'string' }, code: { type: 'string' }, details: { type: 'array', items: { type: 'object' } } },
-} as const;
-
 /** A route's responses: its 200 body, the documented 422, and the catalogue's 401/403 (and 404). */
 export function responses(ok: object, notFound = false): Record<number, object> {
-  const r: Record<number, object> = { 200: ok, 401: CATALOGUE_ERROR_SCHEMA, 403: CATALOGUE_ERROR_SCHEMA, 422: HTTP_VALIDATION_ERROR_SCHEMA };
-  if (notFound) r[404] = CATALOGUE_ERROR_SCHEMA;
-  return r;
+  // 401, 403 and 404 keep the catalogue body on these routes; only 422 is the document's shape.
+  return { 200: ok, ...(errorResponses(401, 403, ...(notFound ? [404] : [])) as Record<number, object>), 422: HTTP_VALIDATION_ERROR_SCHEMA };
 }

@@ -38,7 +38,7 @@ export const errorBodySchema = {
       items: {
         type: 'object',
         required: ['path', 'message'],
-        properties: { index: { type: 'integer' }, path: { type: 'string' }, message: { type: 'string' } },
+        properties: { index: { type: 'integer' }, path: { type: 'string' }, message: { type: 'string' }, type: { type: 'string', description: 'what kind of problem (pydantic-style, e.g. int_parsing)' } },
       },
     },
   },
