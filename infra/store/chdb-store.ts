@@ -26,11 +26,15 @@ export class ChdbStore implements Store {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: QueryParams = {}): Promise<T[]> {
-    const text = await this.run(sql, params, 'JSONEachRow');
-    if (text.length === 0) return [];
-    const out: T[] = [];
-    for (const line of text.split('\n')) if (line.length > 0) out.push(JSON.parse(line) as T);
-    return out;
+    let bytes: Buffer;
+    try {
+      const res = await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+      const b = res.bytes();
+      bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      throw new AuditflowError('STORE_QUERY_FAILED', `query failed: ${(e as Error).message}`, { cause: e });
+    }
+    return decodeRows<T>(bytes);
   }
 
   async insertJsonEachRow(table: string, ndjson: Buffer): Promise<void> {
@@ -53,4 +57,21 @@ export class ChdbStore implements Store {
   async close(): Promise<void> {
     this.session.close();
   }
+}
+
+/**
+ * JSONEachRow bytes → rows, decoded a slice of whole lines at a time. NOTE: never as one string:
+ * a result past 512 MiB (V8's longest string; e.g. the sink's start-up read of ~8M stored ids)
+ * cannot be one.
+ */
+function decodeRows<T>(bytes: Buffer, sliceBytes = 8 * 1024 * 1024): T[] {
+  const out: T[] = [];
+  for (let start = 0; start < bytes.length;) {
+    let end = start + sliceBytes >= bytes.length ? bytes.length : bytes.lastIndexOf(10, start + sliceBytes);
+    if (end < start) end = bytes.indexOf(10, start + sliceBytes);
+    if (end < 0) end = bytes.length;
+    for (const line of bytes.toString('utf8', start, end).split('\n')) if (line.length > 0) out.push(JSON.parse(line) as T);
+    start = end + 1;
+  }
+  return out;
 }

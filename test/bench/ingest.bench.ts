@@ -24,7 +24,7 @@
 // a bounded lag, see BENCHMARKS.md), SINK_BATCH_ROWS / SINK_BATCH_MS (passed to
 // auditflow; defaults = the product's, 20000 / 250), BENCH_KAFKA_CLIENTS (2), KAFKA_MAX_WAIT_MS and
 // EMBEDDED_LOG_SEGMENT_BYTES (passed to auditflow; defaults = the product's, 500 ms / 128 MiB).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -43,6 +43,7 @@ import { runLoad, waitQueryable } from './http-load.ts';
 import { childProcesses, cpuWindow, machineCpu, waitForQuiet, type CpuUse } from './proc-stats.ts';
 import { batchStats, timeInserts, type InsertRun } from './store-bench.ts';
 import { envInt, median } from './bench-settings.ts';
+import { runBenchChild } from './bench-child.ts';
 
 const env = process.env;
 const CFG = {
@@ -89,28 +90,9 @@ const step = (s: string) => log(`\n— ${s}`);
 
 // ---------------------------------------------------------------------------------------------
 // Children started here are stopped on every path (the support modules kill theirs at exit too).
-const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
-function runChild<T>(input: unknown): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'chdb-child.ts')], {
-      cwd: ROOT, env: { ...process.env, TZ: 'UTC', BENCH_CHILD: JSON.stringify(input) }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
-    child.once('exit', (code) => {
-      children.delete(child);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as T);
-      else reject(new Error(`chdb-child exited ${code}: ${err || out}`));
-    });
-  });
-}
+const runChild = <T>(input: unknown): Promise<T> => runBenchChild<T>(path.join(HERE, 'chdb-child.ts'), input);
 
 // ---------------------------------------------------------------------------------------------
 interface Load {
