@@ -66,6 +66,7 @@ function trailSchema(t: Trail) {
     response: {
       200: {
         type: 'object',
+        required: [t.subject, 'logs', 'cursor', 'has_more', 'summary'],
         properties: {
           [t.subject]: { type: 'string' },
           logs: { type: 'array', items: scaiVaultLogEntrySchema },
@@ -74,6 +75,7 @@ function trailSchema(t: Trail) {
           summary: {
             type: 'object',
             description: 'the last 30 days [from, to) of the subject, whatever the filters',
+            required: ['from', 'to', 'total_events', 'successful_events', 'failed_events', 'actions_breakdown', t.distinct.as, 'first_seen', 'last_seen'],
             properties: {
               from: { type: 'string', format: 'date-time' },
               to: { type: 'string', format: 'date-time' },
