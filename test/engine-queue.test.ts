@@ -1,7 +1,8 @@
-// EngineQueue (infra/store/engine-queue.ts): what the embedded engine runs next. Calls here are
-// promises the test settles itself, so the order is checked step by step, without timing.
+// EngineQueue (test/bench/engine-queue.ts: the read-priority call order bench:api measures
+// against chDB's own). Calls here are promises the test settles itself, so the order is checked
+// step by step, without timing.
 import { describe, expect, it } from 'vitest';
-import { EngineQueue } from '../infra/store/engine-queue.ts';
+import { EngineQueue } from './bench/engine-queue.ts';
 
 function harness(maxWriteWaitMs: number) {
   let clock = 0;

@@ -8,7 +8,7 @@
 // sink reads each tenant's max(seq) (and the stored offsets) at assignment, so ingest continues
 // the numbering.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,32 @@ export interface DeploymentOptions {
   /** settings for auditflow (sink batch sizes, rate limits off, …) */
   env: Record<string, string>;
   startTimeoutMs: number;
+  /** keep each preloaded store here (by deployment, plan and generator version) and start later runs on a copy */
+  cacheDir?: string | undefined;
+}
+
+/** Bump when the generated history changes: a cached store of another version is not reused. */
+const HISTORY_VERSION = 1;
+
+/**
+ * The preload, or a copy of the same preload made before: preloading 10M events takes minutes,
+ * copying the store seconds. The copy is of a store nothing has run on yet.
+ */
+async function preloadOrCopy(o: DeploymentOptions, name: string, target: string, preload: () => Promise<PreloadResult>): Promise<PreloadResult> {
+  if (!o.cacheDir) return preload();
+  const p = o.plan;
+  const key = `${name}-v${HISTORY_VERSION}-${p.audit.reduce((a, b) => a + b, 0)}-${p.changes.reduce((a, b) => a + b, 0)}-${p.tenants.length}t-${p.days}d-${p.partitions}p-${p.offsets}`;
+  const dir = path.join(o.cacheDir, key);
+  const meta = path.join(dir, 'preload.json');
+  if (existsSync(meta)) {
+    cpSync(path.join(dir, 'data'), target, { recursive: true });
+    return JSON.parse(readFileSync(meta, 'utf8')) as PreloadResult;
+  }
+  const r = await preload();
+  mkdirSync(dir, { recursive: true });
+  cpSync(target, path.join(dir, 'data'), { recursive: true });
+  writeFileSync(meta, JSON.stringify({ ...r, cachedAt: new Date().toISOString() }));
+  return r;
 }
 
 const DEFAULTS = parseConfig({}, 'all');
@@ -68,10 +94,10 @@ export async function prepareEmbedded(o: DeploymentOptions): Promise<Prepared> {
   const secret = randomBytes(32).toString('hex');
   const topics = DEFAULTS.kafka.topics;
   try {
-    const preload = await runStoreChild<PreloadResult>({
+    const preload = await preloadOrCopy(o, 'embedded', dataDir, () => runStoreChild<PreloadResult>({
       mode: 'preload', dir: path.join(dataDir, 'clickhouse'), plan: o.plan, chunkRows: o.chunkRows,
       log: { dir: path.join(dataDir, 'log'), topics: { audit_events: topics.auditEvents, change_log: topics.changes }, group: DEFAULTS.kafka.groupId },
-    });
+    }));
     return {
       name: 'embedded', preload, secret, rawStore: { chdb: path.join(dataDir, 'clickhouse') },
       start: async () => {
@@ -123,7 +149,7 @@ export async function prepareDistributed(o: DeploymentOptions): Promise<Prepared
     rmSync(chDir, { recursive: true, force: true });
   };
   try {
-    const preload = await runStoreChild<PreloadResult>({ mode: 'preload', dir: chDir, plan: o.plan, chunkRows: o.chunkRows });
+    const preload = await preloadOrCopy(o, 'distributed', chDir, () => runStoreChild<PreloadResult>({ mode: 'preload', dir: chDir, plan: o.plan, chunkRows: o.chunkRows }));
     const topicList = [{ name: TOPICS.audit, partitions: 3 }, { name: TOPICS.changes, partitions: 3 }, { name: TOPICS.dead, partitions: 1 }];
     kafka = await startKafkaMock(topicList);
     ch = await startClickHouseHttp({ dataDir: chDir, startTimeoutMs: o.startTimeoutMs });

@@ -48,6 +48,8 @@ export interface PreloadResult {
   hotIdentity: string;
   hotSecretPath: string;
   engineVersion: string;
+  /** set when the store is a copy of one preloaded before (BENCH_API_CACHE) */
+  cachedAt?: string;
 }
 
 export interface RawRequest { name: string; path: string; tenant: string; scope: string; claims?: Record<string, unknown> }

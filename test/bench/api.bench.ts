@@ -24,7 +24,9 @@
 // BENCH_API_SECONDS (per window, 8), BENCH_API_CLIENTS (1,8), BENCH_API_POLLERS (100),
 // BENCH_API_INGEST_RATE (events/s, 20000), BENCH_API_INGEST_CHANGES (share of ingest that is
 // ChangeLog entries, 0.2), BENCH_API_SCENARIOS (substring filter), BENCH_API_RAW_RUNS (300),
-// BENCH_QUIET_WAIT_MS (30000; 0: don't wait for a quiet machine), BENCH_JSON (every figure to
+// BENCH_API_CACHE (a directory: each preloaded store is kept there and later runs start on a copy
+// of it — minutes saved at 10M; the history then ends when it was made), BENCH_API_ENGINE (0: skip
+// the engine-only probe), BENCH_QUIET_WAIT_MS (30000; 0: don't wait for a quiet machine), BENCH_JSON (every figure to
 // this file), BENCH_PROFILE (a scenario-name substring: its 1-client ingest window on embedded is
 // profiled — main thread, cpu-profiler.cjs — and summarised), SINK_BATCH_ROWS / SINK_BATCH_MS
 // (passed to auditflow; the product's defaults when unset).
@@ -338,11 +340,11 @@ async function main(): Promise<void> {
       // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded module profiles the marked window.
       const profileDir = name === 'embedded' && CFG.profile ? mkdtempSync(path.join(os.tmpdir(), 'af-bench-api-prof-')) : null;
       const profileEnv: Record<string, string> = profileDir ? { NODE_OPTIONS: `--require ${path.join(HERE, 'cpu-profiler.cjs')}`, BENCH_CPU_PROFILE_DIR: profileDir } : {};
-      const opts = { plan, chunkRows: CFG.chunkRows, env: { ...AUDITFLOW_ENV, ...profileEnv }, startTimeoutMs: 900_000 };
+      const opts = { plan, chunkRows: CFG.chunkRows, env: { ...AUDITFLOW_ENV, ...profileEnv }, startTimeoutMs: 900_000, cacheDir: env['BENCH_API_CACHE'] };
       const prep = name === 'embedded' ? await prepareEmbedded(opts) : await prepareDistributed(opts);
       try {
         const p = prep.preload;
-        log(`preloaded in ${((performance.now() - t0) / 1000).toFixed(0)} s (audit ${p.seconds.generateAndInsert.audit_events.toFixed(0)} s, changes ${p.seconds.generateAndInsert.change_log.toFixed(0)} s, OPTIMIZE ${p.seconds.optimize.toFixed(0)} s): `
+        log(`${p.cachedAt ? `copied in ${((performance.now() - t0) / 1000).toFixed(0)} s from a store preloaded at ${p.cachedAt} (preload took` : `preloaded in ${((performance.now() - t0) / 1000).toFixed(0)} s (`}audit ${p.seconds.generateAndInsert.audit_events.toFixed(0)} s, changes ${p.seconds.generateAndInsert.change_log.toFixed(0)} s, OPTIMIZE ${p.seconds.optimize.toFixed(0)} s): `
           + `${p.parts.map((x) => `${x.table} ${x.parts} parts ${(x.bytesOnDisk / 2 ** 20).toFixed(0)} MiB`).join(', ')}; largest tenant ${p.tenants[0]!.tenant}: ${p.tenants[0]!.audit.toLocaleString('en-US')} events; `
           + `contiguous seq: ${p.tenants.every((t) => t.audit === t.auditMaxSeq && t.changes === t.changesMaxSeq)}; engine ${p.engineVersion}`);
         runs.push(await measure(prep, size, tenants, now, profileDir, plan));

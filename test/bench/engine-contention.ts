@@ -1,12 +1,12 @@
 // bench:api's engine-level look at "reads while ingest runs" (run in ./api-store-child.ts, on the
 // preloaded data, before the system starts): a route's own statements read in closed loops while
 // sink-sized inserts arrive at the ingest rate — with no inserts, with inserts handed straight to
-// chDB, and with inserts and reads through ChdbStore's EngineQueue (reads ahead of waiting
-// writes). No HTTP, no JSON, no main-thread work besides the calls: what the engine and its
+// chDB, and with inserts and reads through ./engine-queue.ts (reads ahead of waiting writes, the
+// candidate design for issue 9 item 8). No HTTP, no JSON, no main-thread work besides the calls: what the engine and its
 // call order alone do to a read. The inserts go to copies of the tables (dropped after), so the
 // data the system then starts on is untouched.
 import { Session } from 'chdb';
-import { EngineQueue } from '../../infra/store/engine-queue.ts';
+import { EngineQueue } from './engine-queue.ts';
 import { chdbSettingArgs } from '../../infra/store/store-settings.ts';
 import type { QueryParams } from '../../infra/store/store.ts';
 import { historyChunks, type HistoryPlan } from './api-history.ts';

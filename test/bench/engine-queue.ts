@@ -1,6 +1,9 @@
-// The order in which the embedded engine is handed its calls. chDB 3.4 runs one query at a time
-// per process, in the order they were handed over, and an insert beside them (measured: a query
-// handed over while an insert runs finishes first); on 2 cores the two then share the CPU.
+// A read-priority call order for the embedded engine, measured by bench:api's engine probe
+// (./engine-contention.ts) and NOT adopted by ChdbStore: see .scratch/benchmarks-api.md (issue 9,
+// item 8). chDB 3.4 runs one query at a time per process; an insert's parsing runs beside a query
+// and its write waits for the query running (and a query for an insert's write); on 2 cores every
+// call also shares the CPU. Holding inserts back while reads wait did not shorten a lone reader's
+// tail (the insert already running still delays it) and cost the sink insert throughput.
 interface Pending {
   start(): void;
   at: number;
