@@ -253,7 +253,7 @@ async function measure(prep: Prepared, size: number, tenants: string[], now: num
       const cold = raw.filter((r) => r.name.startsWith(`${s.name} /`)).find((r) => r.cold)?.cold ?? null;
       for (const clients of s.kind === 'egnyte' ? [CFG.pollers] : CFG.clients) {
         for (const withIngest of [false, true]) {
-          const profilePid = profileDir && withIngest && clients === CFG.clients[0] && s.name.includes(CFG.profile!) ? sys.processes()[0]!.pid : undefined;
+          const profilePid = profileDir && withIngest && (s.kind === 'egnyte' || clients === CFG.clients[0]) && s.name.includes(CFG.profile!) ? sys.processes()[0]!.pid : undefined;
           const w = await runWindow(sys, prep, s, clients, withIngest, tenants, `r${size % 1000}${n++}`, profilePid);
           printWindow(w, main, cold);
           run.windows.push(w);
