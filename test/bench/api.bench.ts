@@ -18,8 +18,11 @@
 // So API/raw is what HTTP, auth, JSON, the API's own work and (with ingest) waiting for the
 // engine cost on top of the engine's own answer.
 //
-// Settings (environment): BENCH_API_SIZES (stored audit events, comma-separated; 100000 — a smoke
-// run; the real figures: 1000000,10000000), BENCH_API_CHANGES (ChangeLog rows per audit event,
+// Quick smoke run (~3 min, figures meaningless): BENCH_API_SIZES=50000 BENCH_API_SECONDS=2
+// BENCH_API_CLIENTS=1 BENCH_QUIET_WAIT_MS=0 npm run bench:api. The real figures: BENCH_API_SIZES=
+// 1000000,10000000 on a quiet machine (~25 min per 10M deployment the first time; BENCH_API_CACHE).
+//
+// Settings (environment): BENCH_API_SIZES (stored audit events, comma-separated; 100000), BENCH_API_CHANGES (ChangeLog rows per audit event,
 // 0.3), BENCH_API_TENANTS (8), BENCH_API_DAYS (35), BENCH_API_ONLY (embedded|distributed),
 // BENCH_API_SECONDS (per window, 8), BENCH_API_CLIENTS (1,8), BENCH_API_POLLERS (100),
 // BENCH_API_INGEST_RATE (events/s, 20000), BENCH_API_INGEST_CHANGES (share of ingest that is
