@@ -18,7 +18,7 @@
 // So API/raw is what HTTP, auth, JSON, the API's own work and (with ingest) waiting for the
 // engine cost on top of the engine's own answer.
 //
-// Quick smoke run (~3 min, figures meaningless): BENCH_API_SIZES=50000 BENCH_API_SECONDS=2
+// Quick smoke run (~5 min, figures meaningless): BENCH_API_SIZES=50000 BENCH_API_SECONDS=2
 // BENCH_API_CLIENTS=1 BENCH_QUIET_WAIT_MS=0 npm run bench:api. The real figures: BENCH_API_SIZES=
 // 1000000,10000000 on a quiet machine (~25 min per 10M deployment the first time; BENCH_API_CACHE).
 //
