@@ -31,6 +31,7 @@ import { DLQ_HEADERS, ID_HEADER, logHeaders, TENANT_HEADER } from '../schemas/lo
 import { isTrusted, processDecoded, processTrusted } from './event-processor.ts';
 import { IdFilter, idHashes } from './id-filter.ts';
 import type { Outcome } from './outcome.ts';
+import { Outbox } from './sink-outbox.ts';
 import { ROW_PREFIX, StagedBatch } from './staged-batch.ts';
 import type { WriteSignal, WrittenRange } from './write-signal.ts';
 
@@ -82,10 +83,8 @@ interface PartitionState {
   spare: StagedBatch | null;
   /** Messages in the filling batch, whatever became of them (stored, dead-lettered, rerouted). */
   messages: number;
-  dead: LogRecord[];
-  rerouted: LogRecord[];
-  /** ChangeLog rows derived from untrusted audit events (permission changes), for the changes topic. */
-  derived: LogRecord[];
+  /** Dead letters, re-keyed events and derived ChangeLog rows of the filling batch (./sink-outbox.ts). */
+  outbox: Outbox;
   /** The batch being written and committed, at most one (null once it has ended). */
   inflight: Promise<void> | null;
   /** A message arrived since the last onTick. */
@@ -150,7 +149,7 @@ export class StoreSink implements PartitionHandler {
     if (previous) await this.quiesce(previous);
     const st: PartitionState = {
       topic, partition, counters: new Map(), storedUpTo: -1n, ids: new IdFilter(), staged: new StagedBatch(), spare: null, messages: 0,
-      dead: [], rerouted: [], derived: [], inflight: null, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
+      outbox: this.newOutbox(topicName), inflight: null, seenSinceTick: false, failure: undefined, firstAt: 0, lastOffset: -1n, expected: -1n, chain: Promise.resolve(),
       partitionCount: await this.deps.producer.partitionCount(topicName), tenantPartitions: new Map(),
     };
     const rows = await this.deps.store.query<{ tenant_id: string; seq: string | number; off: string | number; n: string | number }>(
@@ -291,18 +290,18 @@ export class StoreSink implements PartitionHandler {
     const trusted = isTrusted(m);
     const outcome = trusted ? processTrusted(m) : await this.decodeAndProcess(st.topic.kind, m);
     if (outcome.kind === 'dlq') {
-      st.dead.push(this.deadLetter(st, m, outcome.code, outcome.reason));
+      st.outbox.add('deadLettered', this.deadLetter(st, m, outcome.code, outcome.reason));
       return;
     }
     const ev = outcome.event;
     // Before the reroute below: a rerouted event arrives trusted, and trusted events derive nothing.
     if (outcome.change !== undefined && this.changesTopic !== undefined) {
       const c = outcome.change;
-      st.derived.push({ key: c.tenantId, value: c.body, headers: logHeaders(c) });
+      st.outbox.add('derivedChanges', { key: c.tenantId, value: c.body, headers: logHeaders(c) });
     }
     if (this.partitionOf(st, ev.tenantId) !== st.partition) {
       // Keyed to the wrong partition: re-key it by tenant so one writer owns each tenant's seq.
-      st.rerouted.push({ key: ev.tenantId, value: ev.body, headers: logHeaders(ev) });
+      st.outbox.add('rerouted', { key: ev.tenantId, value: ev.body, headers: logHeaders(ev) });
       return;
     }
     const i = st.staged.add(m.offset, ev.tenantId, ev.id, ev.body, trusted, m.key);
@@ -357,18 +356,14 @@ export class StoreSink implements PartitionHandler {
     if (st.lastOffset < 0n) return;
     await this.settle(st);
     const batch = st.staged;
-    const dead = st.dead;
-    const rerouted = st.rerouted;
-    const derived = st.derived;
+    const outbox = st.outbox;
     const last = st.lastOffset;
     st.staged = st.spare ?? new StagedBatch();
     st.spare = null;
-    st.dead = [];
-    st.rerouted = [];
-    st.derived = [];
+    st.outbox = this.newOutbox(st.topic.topic);
     st.messages = 0;
     st.lastOffset = -1n;
-    const run: Promise<void> = this.writeAndCommit(st, batch, dead, rerouted, derived, last).then(() => {
+    const run: Promise<void> = this.writeAndCommit(st, batch, outbox, last).then(() => {
       batch.reset();
       st.spare = batch;
     }).finally(() => {
@@ -404,11 +399,11 @@ export class StoreSink implements PartitionHandler {
   }
 
   /** Writes a batch, then commits past it. Retries infrastructure errors until it succeeds or the sink stops. */
-  private async writeAndCommit(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[], derived: LogRecord[], last: bigint): Promise<void> {
+  private async writeAndCommit(st: PartitionState, batch: StagedBatch, outbox: Outbox, last: bigint): Promise<void> {
     let attempt = 0;
     for (;;) {
       try {
-        await this.write(st, batch, dead, rerouted, derived);
+        await this.write(st, batch, outbox);
         break;
       } catch (e) {
         const retriable = isAuditflowError(e) && e.retriable;
@@ -432,20 +427,8 @@ export class StoreSink implements PartitionHandler {
     this.stats.batches++;
   }
 
-  private async write(st: PartitionState, batch: StagedBatch, dead: LogRecord[], rerouted: LogRecord[], derived: LogRecord[]): Promise<void> {
-    await this.sendDeadLetters(dead);
-    if (rerouted.length > 0) {
-      await this.deps.producer.send(st.topic.topic, rerouted);
-      this.stats.rerouted += rerouted.length;
-      rerouted.length = 0;
-    }
-    // Like the reroutes: durable before the insert, so before the commit past their audit events.
-    // A replay sends them again with the same ids, which the changes' sink dedupes.
-    if (derived.length > 0) {
-      await this.deps.producer.send(this.changesTopic!, derived);
-      this.stats.derivedChanges += derived.length;
-      derived.length = 0;
-    }
+  private async write(st: PartitionState, batch: StagedBatch, outbox: Outbox): Promise<void> {
+    await outbox.send(this.deps.producer, this.stats);
     if (batch.count === 0) return;
     try {
       await this.insert(st, batch);
@@ -460,19 +443,16 @@ export class StoreSink implements PartitionHandler {
         const m = stagedMessage(batch, i);
         const o = processDecoded(st.topic.kind, m, safeJson(m.value!));
         if (o.kind === 'ok') rechecked.add(m.offset, o.event.tenantId, o.event.id, o.event.body, false, m.key);
-        else dead.push(this.deadLetter(st, m, 'VALIDATION_FAILED', o.reason));
+        else outbox.add('deadLettered', this.deadLetter(st, m, 'VALIDATION_FAILED', o.reason));
       }
-      await this.sendDeadLetters(dead);
+      await outbox.send(this.deps.producer, this.stats);
       if (rechecked.count > 0) await this.insert(st, rechecked);
     }
   }
 
-  /** Dead letters are produced (and acknowledged) before the batch they belong to is written. */
-  private async sendDeadLetters(dead: LogRecord[]): Promise<void> {
-    if (dead.length === 0) return;
-    await this.deps.producer.send(this.deps.deadLetterTopic, dead);
-    this.stats.deadLettered += dead.length;
-    dead.length = 0;
+  /** A partition's outbox: dead letters to the dead-letter topic, re-keyed events back to its own topic, derived rows to the ChangeLog's. */
+  private newOutbox(topic: string): Outbox {
+    return new Outbox({ deadLettered: this.deps.deadLetterTopic, rerouted: topic, derivedChanges: this.changesTopic });
   }
 
   /** Dedupe, sequence, serialise, insert. Mutates counters and the id filter only on success. */
