@@ -12,6 +12,9 @@ import { ingestRoutes } from '../ingest/ingest-routes.ts';
 import { errorBodyOptions, installErrorBodies } from './error-bodies.ts';
 import { HighWater } from './query/high-water.ts';
 import { readApi } from './read-api.ts';
+import type { EdgeNotices } from './realtime/edge-notices.ts';
+import type { ReadableFeed } from './realtime/readable-feed.ts';
+import { realtimeApi } from './realtime/realtime-api.ts';
 import type { SelfAudit } from './self-audit.ts';
 import { serviceSurface } from './service/service-surface.ts';
 import type { WriteSignal } from '../processors/write-signal.ts';
@@ -28,6 +31,8 @@ export interface AppDeps {
   selfAudit?: SelfAudit | undefined;
   /** What the store sink wrote, when it runs in this process (embedded). */
   signal?: WriteSignal | undefined;
+  /** The realtime edge's sources (SSE, WebSockets): what became readable, and the edge's notices. */
+  realtime?: { feed: ReadableFeed; notices: EdgeNotices } | undefined;
   /** A pino logger; none: silent (tests). */
   logger?: FastifyBaseLogger | undefined;
   /**
@@ -66,6 +71,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!selfAudit) throw new AuditflowError('INTERNAL', 'a role that serves reads records them: selfAudit is required');
     const highWater = new HighWater(store, deps.signal);
     await app.register(async (scope) => readApi(scope, { config: deps.config, auth, store, selfAudit, highWater }));
+    const rt = deps.realtime;
+    if (rt) await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices }));
   }
   return app;
 }

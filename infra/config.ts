@@ -24,7 +24,8 @@ export interface Config {
     readonly groupId: string;
     readonly sessionTimeoutMs: number;
     readonly maxWaitMs: number;
-    readonly topics: { readonly auditEvents: string; readonly changes: string; readonly deadLetters: string };
+    /** readable: what the sink made readable, for every API node's realtime edge (processors/readable-topic.ts). */
+    readonly topics: { readonly auditEvents: string; readonly changes: string; readonly deadLetters: string; readonly readable: string };
     readonly schemaRegistryUrl: string | undefined;
   };
   readonly clickhouse: {
@@ -42,8 +43,19 @@ export interface Config {
   };
   readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number; readonly tailBytes: number };
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
+  /** The realtime edge (api/realtime/): SSE and the two WebSockets. */
+  readonly realtime: {
+    /** `: heartbeat` comments on SSE streams (the document's 30 s). */
+    readonly sseHeartbeatMs: number;
+    /** WebSocket ping frames; a socket that has not answered the previous ping by the next is closed. */
+    readonly wsHeartbeatMs: number;
+    /** Bytes a client may have waiting to be sent before it is closed as too slow (close code 4008 / SSE end). */
+    readonly sendBufferBytes: number;
+  };
   /** Requests per principal (tenant + sub; the IP when unauthenticated) per window; max 0: off. */
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  /** Inbound webhooks (api/webhooks/). No ScaiKey secret: every delivery is refused (503), never accepted unsigned. */
+  readonly webhooks: { readonly scaikeySecret: string | undefined; readonly toleranceSeconds: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,12 +64,14 @@ const KNOWN_KEYS = new Set([
   'AUDITFLOW_MODE', 'HOST', 'PORT', 'DATA_DIR', 'LOG_LEVEL',
   'AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE',
   'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SESSION_TIMEOUT_MS', 'KAFKA_MAX_WAIT_MS',
-  'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'SCHEMA_REGISTRY_URL',
+  'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'KAFKA_TOPIC_READABLE', 'SCHEMA_REGISTRY_URL',
+  'SSE_HEARTBEAT_MS', 'WS_HEARTBEAT_MS', 'REALTIME_SEND_BUFFER_BYTES',
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
   'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
+  'SCAIKEY_WEBHOOK_SECRET', 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS',
 ]);
 
 function bad(key: string, why: string): never {
@@ -156,6 +170,7 @@ export function parseConfig(env: Env, role: Role): Config {
         auditEvents: str(env, 'KAFKA_TOPIC_AUDIT_EVENTS') ?? 'auditflow.audit-events',
         changes: str(env, 'KAFKA_TOPIC_CHANGES') ?? 'auditflow.changes',
         deadLetters: str(env, 'KAFKA_TOPIC_DEAD_LETTERS') ?? 'auditflow.dead-letters',
+        readable: str(env, 'KAFKA_TOPIC_READABLE') ?? 'auditflow.readable',
       },
       schemaRegistryUrl: url(env, 'SCHEMA_REGISTRY_URL'),
     },
@@ -182,12 +197,25 @@ export function parseConfig(env: Env, role: Role): Config {
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       maxEvents: int(env, 'INGEST_MAX_EVENTS', 100_000, 1, 10_000_000),
     },
+    realtime: {
+      sseHeartbeatMs: int(env, 'SSE_HEARTBEAT_MS', 30_000, 100, 3_600_000),
+      wsHeartbeatMs: int(env, 'WS_HEARTBEAT_MS', 30_000, 100, 3_600_000),
+      // ~1,000 frames of a busy tenant: a client that far behind is not keeping up, and it can
+      // catch up from the pull APIs (or its SSE Last-Event-ID) without holding memory here.
+      sendBufferBytes: int(env, 'REALTIME_SEND_BUFFER_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    },
     rateLimit: {
       // 1,000 per 10 s (100/s sustained per token): a poller at 10 Hz on several feeds plus a
       // backlog paged at 1,000 rows a page fits; a client in a tight loop (Fastify serves ~6.7k
       // pages/s) is stopped before it takes the edge, and the one chDB engine, from every other token.
       max: int(env, 'RATE_LIMIT_MAX', 1000, 0, 10_000_000),
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
+    },
+    webhooks: {
+      scaikeySecret: str(env, 'SCAIKEY_WEBHOOK_SECRET'),
+      // How far a signature's t= may be from our clock, either way: a captured delivery replays
+      // for at most this long (the delivery id catches replays inside it).
+      toleranceSeconds: int(env, 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS', 300, 1, 3600),
     },
   };
   return deepFreeze(cfg);

@@ -9,6 +9,10 @@ export const ERROR_CATALOGUE = {
   AUTH_MISSING: { status: 401, retriable: false },
   AUTH_INVALID: { status: 401, retriable: false },
   AUTH_SCOPE: { status: 403, retriable: false },
+  /** The SSE stream's documented 401 (sse-events-stream.txt): no valid token with audit:admin. */
+  ADMIN_AUTH_REQUIRED: { status: 401, retriable: false },
+  /** A Last-Event-ID that is not a position of the SSE stream (api/realtime/stream-position.ts). */
+  EVENT_ID_INVALID: { status: 400, retriable: false },
   TENANT_MISMATCH: { status: 403, retriable: false },
   SHARE_FORBIDDEN: { status: 403, retriable: false },
   VALIDATION_FAILED: { status: 400, retriable: false },
@@ -26,6 +30,12 @@ export const ERROR_CATALOGUE = {
   CURSOR_INVALID: { status: 400, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
   RATE_LIMITED: { status: 429, retriable: true },
+  // inbound webhooks (api/webhooks/): the sender signs the body instead of sending a token
+  WEBHOOK_SIGNATURE_MISSING: { status: 401, retriable: false },
+  WEBHOOK_SIGNATURE_INVALID: { status: 401, retriable: false },
+  WEBHOOK_TIMESTAMP_OUT_OF_RANGE: { status: 401, retriable: false },
+  // No secret configured: refused, never accepted unsigned. Not retriable until an operator sets it.
+  WEBHOOK_NOT_CONFIGURED: { status: 503, retriable: false },
   // infrastructure
   LOG_UNAVAILABLE: { status: 503, retriable: true },
   STORE_UNAVAILABLE: { status: 503, retriable: true },

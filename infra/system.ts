@@ -9,6 +9,9 @@ import { pino, type Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
 import { LogSelfAudit } from '../api/self-audit.ts';
 import { StoreSink } from '../processors/store-sink.ts';
+import { EdgeNotices } from '../api/realtime/edge-notices.ts';
+import { ReadableFeed } from '../api/realtime/readable-feed.ts';
+import { ReadablePublisher, ReadableTopicReader } from '../processors/readable-topic.ts';
 import { WriteSignal } from '../processors/write-signal.ts';
 import { avroCodec, jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { createAuthenticator, issueToken } from './auth/jwt.ts';
@@ -37,6 +40,36 @@ export interface RunningSystem {
    */
   fatal: Promise<never>;
   stop(): Promise<void>;
+}
+
+/**
+ * The realtime edge's sources. Embedded: the sink's own signal and in-process notices.
+ * Distributed: a reader of the readable topic with a consumer group of its own (every node reads
+ * every record, from the end at start-up) feeding a local signal, and notices through the topic.
+ */
+async function startRealtimeSources(config: Config, store: Store, producer: LogProducer, sinkSignal: WriteSignal | undefined, logger: Logger) {
+  const log = logger.child({ component: 'realtime' });
+  let feed: ReadableFeed;
+  let notices: EdgeNotices;
+  let consumer: KafkaLogConsumer | null = null;
+  if (sinkSignal) {
+    feed = new ReadableFeed(sinkSignal, store, log);
+    notices = new EdgeNotices();
+  } else {
+    const local = new WriteSignal();
+    feed = new ReadableFeed(local, store, log);
+    notices = new EdgeNotices({ producer, topic: config.kafka.topics.readable });
+    const n = notices;
+    consumer = new KafkaLogConsumer({
+      brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-edge`,
+      groupId: `${config.kafka.groupId}-edge-${randomBytes(6).toString('hex')}`, topics: [config.kafka.topics.readable],
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs, maxWaitTimeInMs: config.kafka.maxWaitMs, fromBeginning: false,
+    });
+    await consumer.run(new ReadableTopicReader(local, (x) => n.deliver(x)));
+  }
+  await feed.start();
+  const c = consumer;
+  return { feed, notices, stop: async () => { feed.close(); await c?.stop(); } };
 }
 
 /** Embedded mode without AUTH_JWT_SECRET: generate one, keep it under DATA_DIR (0600). */
@@ -115,8 +148,14 @@ export async function startSystem(
       ? await avroCodec(config.kafka.schemaRegistryUrl, { audit: `${topics.auditEvents}-value`, change: `${topics.changes}-value` })
       : jsonCodec();
 
-    // Embedded: the sink tells the API in-process what became readable.
-    const signal = needsSink && needsApp ? new WriteSignal() : undefined;
+    // What the sink made readable: told in-process (embedded, and the readable topic's publisher).
+    const signal = needsSink ? new WriteSignal() : undefined;
+    if (signal && producer && !embedded) {
+      // Distributed: every API node learns it from the readable topic (processors/readable-topic.ts).
+      const pub = new ReadablePublisher(producer, topics.readable, signal, logger.child({ component: 'readable-publisher' }));
+      // Registered before the sink's drain, so it runs after it (cleanups run in reverse) and sends what the drain wrote.
+      cleanups.push(() => pub.close());
+    }
     let sink: StoreSink | null = null;
     let fatal: Promise<never> = new Promise<never>(() => undefined);
     if (needsSink && store && producer) {
@@ -170,9 +209,15 @@ export async function startSystem(
         // Runs before the producer closes (cleanups run in reverse order of registration).
         cleanups.push(() => sa.close());
       }
+      let realtime: { feed: ReadableFeed; notices: EdgeNotices } | undefined;
+      if (store && producer) {
+        const rt = await startRealtimeSources(config, store, producer, embedded ? signal : undefined, logger);
+        cleanups.push(rt.stop);
+        realtime = rt;
+      }
       app = await buildApp({
         config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined,
-        selfAudit, signal, logger: logger.child({ component: 'http' }),
+        selfAudit, signal: needsSink ? signal : undefined, realtime, logger: logger.child({ component: 'http' }),
         service: { metrics, producer: producer ?? undefined },
       });
     } else {

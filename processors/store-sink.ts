@@ -509,7 +509,8 @@ export class StoreSink implements PartitionHandler {
       const t0 = onInsert ? performance.now() : 0;
       await this.deps.store.insertJsonEachRow(st.topic.table, batch.rows());
       if (onInsert) onInsert(st.topic.table, (performance.now() - t0) / 1000);
-      if (this.deps.signal) this.deps.signal.publish({ table: st.topic.table, partition: st.partition, ranges: writtenRanges(st.counters, counters) });
+      // A copy: the batch's buffer is refilled by the next batch while listeners may still hold it.
+      if (this.deps.signal) this.deps.signal.publish({ table: st.topic.table, partition: st.partition, ranges: writtenRanges(st.counters, counters), rows: Buffer.from(batch.rows()) });
     }
     st.counters = counters;
     for (let i = 0; i < n; i++) if (kept[i] === 1) st.ids.add(h1[i]!, h2[i]!);

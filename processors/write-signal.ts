@@ -3,9 +3,9 @@
 // the per-tenant high-water marks and tail caches of the read APIs, and later the realtime edge —
 // follow this signal instead of polling the store, which answers one call at a time.
 //
-// In the embedded deployment the sink and the API share one process and one WriteSignal.
-// Across processes (distributed) the API role has no signal yet and falls back to a short-lived
-// cache of max(seq) (api/query/high-water.ts).
+// In the embedded deployment the sink and the API share one process and one WriteSignal. Across
+// processes (distributed) the sink's process produces every batch to the readable topic and each
+// API process re-publishes what it reads there into its own WriteSignal (./readable-topic.ts).
 
 export interface WrittenRange {
   tenantId: string;
@@ -18,6 +18,12 @@ export interface WrittenBatch {
   table: 'audit_events' | 'change_log';
   partition: number;
   ranges: WrittenRange[];
+  /**
+   * The rows exactly as inserted: JSONEachRow, one stored row per line in log-offset order (a
+   * line of spaces where a duplicate was dropped). Parsed only by listeners that need the rows
+   * (the realtime edge); the sink does not keep a reference.
+   */
+  rows: Buffer;
 }
 
 export type WriteListener = (batch: WrittenBatch) => void;

@@ -15,6 +15,8 @@ export interface Principal {
   partnerId: string | undefined;
   platform: boolean;
   shares: readonly string[];
+  /** The token's exp, in ms since the epoch: long-lived streams (SSE, WebSockets) close then. */
+  expiresAt: number;
 }
 
 export interface Authenticator {
@@ -46,6 +48,7 @@ function toPrincipal(p: JWTPayload): Principal {
     partnerId: typeof p['partner_id'] === 'string' ? (p['partner_id'] as string) : undefined,
     platform: p['platform'] === true,
     shares,
+    expiresAt: typeof p.exp === 'number' ? p.exp * 1000 : Infinity,
   };
 }
 

@@ -47,8 +47,10 @@ export interface KafkaLogOptions {
   clientId: string;
   /** Consumer only (required there). */
   groupId?: string;
-  /** Consumer only (required there): the topics to subscribe to, read from the beginning when the group has no offset. */
+  /** Consumer only (required there): the topics to subscribe to. */
   topics?: string[];
+  /** Where a group without a committed offset starts: the beginning (default), or the end (a reader of only what comes next). */
+  fromBeginning?: boolean;
   /** Consumer session timeout (kafkajs default 30 s). Rebalances against the mock cluster take about this long. */
   sessionTimeoutMs?: number;
   /** Longest a fetch waits for data (kafkajs default 5 s). */
@@ -232,6 +234,7 @@ export class KafkaLogConsumer implements LogConsumer {
   private readonly topics: string[];
   private readonly sessionTimeout: number;
   private readonly maxWaitTimeInMs: number;
+  private readonly fromBeginning: boolean;
 
   private handler: PartitionHandler | null = null;
   private consumer: Consumer | null = null;
@@ -263,6 +266,7 @@ export class KafkaLogConsumer implements LogConsumer {
     this.topics = [...opts.topics];
     this.sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
     this.maxWaitTimeInMs = opts.maxWaitTimeInMs ?? 5_000;
+    this.fromBeginning = opts.fromBeginning ?? true;
   }
 
   async run(handler: PartitionHandler): Promise<void> {
@@ -396,7 +400,7 @@ export class KafkaLogConsumer implements LogConsumer {
     try {
       await consumer.connect();
       if (await abandoned()) return;
-      await consumer.subscribe({ topics: this.topics, fromBeginning: true });
+      await consumer.subscribe({ topics: this.topics, fromBeginning: this.fromBeginning });
       if (await abandoned()) return;
       await consumer.run({
         autoCommit: false,

@@ -150,7 +150,7 @@ export async function prepareDistributed(o: DeploymentOptions): Promise<Prepared
   };
   try {
     const preload = await preloadOrCopy(o, 'distributed', chDir, () => runStoreChild<PreloadResult>({ mode: 'preload', dir: chDir, plan: o.plan, chunkRows: o.chunkRows }));
-    const topicList = [{ name: TOPICS.audit, partitions: 3 }, { name: TOPICS.changes, partitions: 3 }, { name: TOPICS.dead, partitions: 1 }];
+    const topicList = [{ name: TOPICS.audit, partitions: 3 }, { name: TOPICS.changes, partitions: 3 }, { name: TOPICS.dead, partitions: 1 }, { name: TOPICS.readable, partitions: 2 }];
     kafka = await startKafkaMock(topicList);
     ch = await startClickHouseHttp({ dataDir: chDir, startTimeoutMs: o.startTimeoutMs });
     await fillOffsetZero(kafka.brokers, topicList.slice(0, 2));
@@ -161,7 +161,7 @@ export async function prepareDistributed(o: DeploymentOptions): Promise<Prepared
       start: async () => {
         const env = {
           AUDITFLOW_MODE: 'distributed', KAFKA_BROKERS: k.brokers.join(','),
-          KAFKA_TOPIC_AUDIT_EVENTS: TOPICS.audit, KAFKA_TOPIC_CHANGES: TOPICS.changes, KAFKA_TOPIC_DEAD_LETTERS: TOPICS.dead,
+          KAFKA_TOPIC_AUDIT_EVENTS: TOPICS.audit, KAFKA_TOPIC_CHANGES: TOPICS.changes, KAFKA_TOPIC_DEAD_LETTERS: TOPICS.dead, KAFKA_TOPIC_READABLE: TOPICS.readable,
           CLICKHOUSE_URL: c.url, AUTH_JWT_SECRET: secret, ...o.env,
         };
         const t0 = performance.now();

@@ -96,7 +96,8 @@ export class RowWriter {
 
   private async insert(table: 'audit_events' | 'change_log', rows: { tenant_id: string; seq: number }[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.store.insertJsonEachRow(table, Buffer.from(rows.map((r) => `${JSON.stringify(r)}\n`).join('')));
+    const ndjson = Buffer.from(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    await this.store.insertJsonEachRow(table, ndjson);
     // As the sink does once the store acknowledged the insert.
     const ranges = new Map<string, { tenantId: string; firstSeq: number; lastSeq: number }>();
     for (const r of rows) {
@@ -104,7 +105,7 @@ export class RowWriter {
       if (g === undefined) ranges.set(r.tenant_id, { tenantId: r.tenant_id, firstSeq: r.seq, lastSeq: r.seq });
       else g.lastSeq = Math.max(g.lastSeq, r.seq);
     }
-    this.signal?.publish({ table, partition: 0, ranges: [...ranges.values()] });
+    this.signal?.publish({ table, partition: 0, ranges: [...ranges.values()], rows: ndjson });
   }
 }
 

@@ -18,6 +18,8 @@ export interface Topology {
   ingestUrl(): string;
   apiUrl(): string;
   token(tenant: string, scope: string, extra?: Record<string, unknown>): Promise<string>;
+  /** Distributed: one more API process (another node behind the load balancer); its base URL. */
+  startApi?(): Promise<string>;
   /** Crash the component that writes to the store (the processor), then start it again. */
   killProcessor(): Promise<void>;
   /** SIGTERM the processor (graceful drain); resolves with its exit code. */
@@ -32,7 +34,7 @@ export interface Topology {
   stop(): Promise<void>;
 }
 
-export const TOPICS = { audit: 'it.audit-events', changes: 'it.changes', dead: 'it.dead-letters' };
+export const TOPICS = { audit: 'it.audit-events', changes: 'it.changes', dead: 'it.dead-letters', readable: 'it.readable' };
 
 export async function startEmbedded(extraEnv: Record<string, string> = {}): Promise<Topology> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'af-embedded-'));
@@ -59,6 +61,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}, op
   const registry = opts.schemaRegistry ? await startSchemaRegistry() : null;
   const kafka = await startKafkaMock([
     { name: TOPICS.audit, partitions: 3 }, { name: TOPICS.changes, partitions: 3 }, { name: TOPICS.dead, partitions: 1 },
+    { name: TOPICS.readable, partitions: 2 },
   ]);
   const ch = await startClickHouseHttp();
   const secret = randomBytes(32).toString('hex');
@@ -66,6 +69,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}, op
     AUDITFLOW_MODE: 'distributed',
     KAFKA_BROKERS: kafka.brokers.join(','),
     KAFKA_TOPIC_AUDIT_EVENTS: TOPICS.audit, KAFKA_TOPIC_CHANGES: TOPICS.changes, KAFKA_TOPIC_DEAD_LETTERS: TOPICS.dead,
+    KAFKA_TOPIC_READABLE: TOPICS.readable,
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     CLICKHOUSE_URL: ch.url,
     AUTH_JWT_SECRET: secret,
@@ -77,6 +81,7 @@ export async function startDistributed(extraEnv: Record<string, string> = {}, op
   let processor = await startAuditflow('processor', env);
   const api = await startAuditflow('api', env);
   const all = [ingest, processor, api];
+  const extraApis: AuditflowProcess[] = [];
   return {
     name: 'distributed',
     env,
@@ -89,9 +94,15 @@ export async function startDistributed(extraEnv: Record<string, string> = {}, op
     killProcessor: () => processor.kill(),
     terminateProcessor: () => processor.stop(),
     restartProcessor: async () => { processor = await startAuditflow('processor', env); all.push(processor); },
+    startApi: async () => {
+      const p = await startAuditflow('api', env);
+      all.push(p);
+      extraApis.push(p);
+      return p.url!;
+    },
     outputs: () => tails(all),
     stop: async () => {
-      await Promise.allSettled([ingest.stop(), processor.stop(), api.stop()]);
+      await Promise.allSettled([ingest.stop(), processor.stop(), api.stop(), ...extraApis.map((p) => p.stop())]);
       await ch.stop();
       await kafka.stop();
       await registry?.stop();
