@@ -9,6 +9,7 @@ import type { Metrics } from '../infra/metrics.ts';
 import type { Store } from '../infra/store/store.ts';
 import { jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { ingestRoutes } from '../ingest/ingest-routes.ts';
+import { dashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorBodyOptions, installErrorBodies } from './error-bodies.ts';
 import { HighWater } from './query/high-water.ts';
 import { readApi } from './read-api.ts';
@@ -73,6 +74,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(async (scope) => readApi(scope, { config: deps.config, auth, store, selfAudit, highWater }));
     const rt = deps.realtime;
     if (rt) await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices }));
+    // The dashboard page and assets: public (outside readApi's token hook); its data calls carry the token.
+    await app.register(dashboardRoutes);
   }
   return app;
 }
