@@ -18,6 +18,7 @@ import type { ReadableFeed } from './realtime/readable-feed.ts';
 import { realtimeApi } from './realtime/realtime-api.ts';
 import type { SelfAudit } from './self-audit.ts';
 import { serviceSurface } from './service/service-surface.ts';
+import { scaikeyWebhookRoutes, type ScaiKeyWebhookWiring } from './webhooks/scaikey-webhook.ts';
 import type { WriteSignal } from '../processors/write-signal.ts';
 
 export interface AppDeps {
@@ -27,6 +28,8 @@ export interface AppDeps {
   /** Present on roles that ingest (with the codec for what they write to the log). */
   producer?: LogProducer | undefined;
   codec?: MessageCodec | undefined;
+  /** ScaiKey's inbound webhooks (./webhooks/), on roles with a store: the log for their audit events, the realtime edge's hook. */
+  webhooks?: ScaiKeyWebhookWiring | undefined;
   /** Present on roles that serve reads, with the recorder of those reads. */
   store?: Store | undefined;
   selfAudit?: SelfAudit | undefined;
@@ -76,6 +79,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (rt) await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices }));
     // The dashboard page and assets: public (outside readApi's token hook); its data calls carry the token.
     await app.register(dashboardRoutes);
+  }
+  // Behind no token hook: ScaiKey signs each delivery instead.
+  if (deps.store && deps.webhooks) {
+    const store = deps.store;
+    const wh = deps.webhooks;
+    await app.register(async (scope) => scaikeyWebhookRoutes(scope, { ...wh, config: deps.config, store, codec: deps.codec ?? jsonCodec() }));
   }
   return app;
 }

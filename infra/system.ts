@@ -219,6 +219,8 @@ export async function startSystem(
         config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined,
         selfAudit, signal: needsSink ? signal : undefined, realtime, logger: logger.child({ component: 'http' }),
         service: { metrics, producer: producer ?? undefined },
+        // ScaiKey's webhooks, wherever reads are served; onUserDeleted: the realtime edge closes the user's sockets.
+        webhooks: store && producer ? { producer, onUserDeleted: undefined } : undefined,
       });
     } else {
       // The processor serves no API, but is probed and scraped like every role, on PORT.
