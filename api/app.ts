@@ -16,6 +16,7 @@ import { readApi } from './read-api.ts';
 import type { EdgeNotices } from './realtime/edge-notices.ts';
 import type { ReadableFeed } from './realtime/readable-feed.ts';
 import { realtimeApi } from './realtime/realtime-api.ts';
+import { SocketHub } from './realtime/socket-hub.ts';
 import type { SelfAudit } from './self-audit.ts';
 import { serviceSurface } from './service/service-surface.ts';
 import { scaikeyWebhookRoutes, type ScaiKeyWebhookWiring } from './webhooks/scaikey-webhook.ts';
@@ -76,7 +77,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const highWater = new HighWater(store, deps.signal);
     await app.register(async (scope) => readApi(scope, { config: deps.config, auth, store, selfAudit, highWater }));
     const rt = deps.realtime;
-    if (rt) await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices }));
+    if (rt) {
+      const hub = new SocketHub({ heartbeatMs: deps.config.realtime.wsHeartbeatMs, sendBufferBytes: deps.config.realtime.sendBufferBytes });
+      app.decorate('socketHub', hub);
+      await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices, hub }));
+    }
     // The dashboard page and assets: public (outside readApi's token hook); its data calls carry the token.
     await app.register(dashboardRoutes);
   }

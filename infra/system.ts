@@ -220,7 +220,11 @@ export async function startSystem(
         selfAudit, signal: needsSink ? signal : undefined, realtime, logger: logger.child({ component: 'http' }),
         service: { metrics, producer: producer ?? undefined },
         // ScaiKey's webhooks, wherever reads are served; onUserDeleted: the realtime edge closes the user's sockets.
-        webhooks: store && producer ? { producer, onUserDeleted: undefined } : undefined,
+        webhooks: store && producer ? {
+          producer,
+          // Every node closes the user's sockets (the notice goes through the readable topic when distributed).
+          onUserDeleted: realtime ? (tenantId: string, userId: string) => realtime.notices.publish({ kind: 'user_deleted', tenantId, userId }) : undefined,
+        } : undefined,
       });
     } else {
       // The processor serves no API, but is probed and scraped like every role, on PORT.

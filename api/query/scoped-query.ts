@@ -52,9 +52,9 @@ export function chTime(iso: string): string {
   return iso.slice(0, 23).replace('T', ' ');
 }
 
-/** A stored DateTime64(3) as JSON output (`2026-04-23 10:15:02.000`) → ISO 8601 with `Z`. */
+/** A stored DateTime64(3) as JSON output (`2026-04-23 10:15:02.000`) → ISO 8601 with `Z` (ISO stays as it is: rows from the sink). */
 export function isoFromStore(t: string): string {
-  return `${t.replace(' ', 'T')}Z`;
+  return t.endsWith('Z') ? t : `${t.replace(' ', 'T')}Z`;
 }
 
 export class ScopedQuery {
