@@ -79,8 +79,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const rt = deps.realtime;
     if (rt) {
       const hub = new SocketHub({ heartbeatMs: deps.config.realtime.wsHeartbeatMs, sendBufferBytes: deps.config.realtime.sendBufferBytes });
+      const sseStats = { open: 0, delivered: 0, replayed: 0, lagged: 0 };
       app.decorate('socketHub', hub);
-      await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices, hub }));
+      metrics.watchRealtime({ sockets: () => hub.counts(), sse: sseStats, hub: hub.stats, feed: rt.feed.stats });
+      await app.register(async (scope) => realtimeApi(scope, { config: deps.config, auth, store, selfAudit, feed: rt.feed, notices: rt.notices, hub, sseStats }));
     }
     // The dashboard page and assets: public (outside readApi's token hook); its data calls carry the token.
     await app.register(dashboardRoutes);

@@ -125,4 +125,39 @@ export class Metrics {
     mirroredCounter(r, 'auditflow_self_audit_dropped_total', 'Self-audit records dropped (buffer full)', () => stats.dropped);
     mirroredCounter(r, 'auditflow_self_audit_failed_appends_total', 'Self-audit appends that failed and were retried', () => stats.failedAppends);
   }
+
+  /** The realtime edge (api/realtime/): open streams and sockets, frames, slow clients, the feed. */
+  watchRealtime(v: RealtimeView): void {
+    const r = this.registry;
+    new Gauge({
+      name: 'auditflow_realtime_connections', help: 'Open realtime connections, by kind (sse, sync_ws, ui_ws)', labelNames: ['kind'], registers: [r],
+      collect() {
+        const ws = v.sockets();
+        this.set({ kind: 'sse' }, v.sse.open);
+        this.set({ kind: 'sync_ws' }, ws.sync);
+        this.set({ kind: 'ui_ws' }, ws.ui);
+      },
+    });
+    mirroredCounter(r, 'auditflow_realtime_sse_frames_total', 'SSE event frames sent (live and replayed)', () => v.sse.delivered);
+    mirroredCounter(r, 'auditflow_realtime_sse_replayed_total', 'SSE event frames read from the store (Last-Event-ID resume, catch-up)', () => v.sse.replayed);
+    mirroredCounter(r, 'auditflow_realtime_sse_lagged_total', 'Times an SSE client fell behind the live tail and caught up from the store', () => v.sse.lagged);
+    mirroredCounter(r, 'auditflow_realtime_ws_frames_total', 'WebSocket frames sent', () => v.hub.framesSent);
+    mirroredCounter(r, 'auditflow_realtime_ws_slow_closed_total', 'WebSockets closed past their send buffer (4008)', () => v.hub.slowClosed);
+    mirroredCounter(r, 'auditflow_realtime_ws_dead_total', 'WebSockets terminated for not answering a ping', () => v.hub.deadTerminated);
+    mirroredCounter(r, 'auditflow_realtime_feed_rows_total', 'Rows the realtime feed handed to the streams', () => v.feed.rows);
+    mirroredCounter(r, 'auditflow_realtime_feed_healed_total', 'Rows the feed fetched from the store because their readable record was lost', () => v.feed.healed);
+  }
+
+  /** The processor's readable-topic publisher (distributed). */
+  watchReadablePublisher(stats: { produced: number; dropped: number }): void {
+    mirroredCounter(this.registry, 'auditflow_readable_published_total', 'Inserted batches produced to the readable topic', () => stats.produced);
+    mirroredCounter(this.registry, 'auditflow_readable_dropped_total', 'Inserted batches not produced to the readable topic (API nodes heal them from the store)', () => stats.dropped);
+  }
+}
+
+export interface RealtimeView {
+  sockets(): { sync: number; ui: number };
+  sse: { open: number; delivered: number; replayed: number; lagged: number };
+  hub: { framesSent: number; slowClosed: number; deadTerminated: number };
+  feed: { rows: number; healed: number };
 }

@@ -153,6 +153,7 @@ export async function startSystem(
     if (signal && producer && !embedded) {
       // Distributed: every API node learns it from the readable topic (processors/readable-topic.ts).
       const pub = new ReadablePublisher(producer, topics.readable, signal, logger.child({ component: 'readable-publisher' }));
+      metrics.watchReadablePublisher(pub.stats);
       // Registered before the sink's drain, so it runs after it (cleanups run in reverse) and sends what the drain wrote.
       cleanups.push(() => pub.close());
     }

@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTenant, startStores, type HarnessStore, type Stores } from './support/read-api-harness.ts';
 import { realtimeApp, type RealtimeApp } from './support/realtime-harness.ts';
+import { metric, scrape } from './support/service-surface-checks.ts';
 import { until } from './support/topologies.ts';
 
 type Frame = Record<string, any>;
@@ -220,11 +221,15 @@ asyncio.run(watch(${JSON.stringify(ws)}, token, "shr_01J3K"))
   });
 
   it('back-pressure: a client that stops reading is closed with 4008 while a fast one gets everything', async () => {
+    // Its own app: with this file's 300 ms heartbeat a client that stops reading is soon dead, too.
+    const rt = await realtimeApp(h, { WS_HEARTBEAT_MS: '60000', REALTIME_SEND_BUFFER_BYTES: '65536' });
+    const ws = rt.url.replace('http', 'ws');
     const t = newTenant();
     const token = await rt.token(t, 'drive:sync drive:all');
     const fast = await connect(`${ws}/api/v1/sync/ws/dev_fast?token=${token}`);
     const slow = await connect(`${ws}/api/v1/sync/ws/dev_slow?token=${token}`);
-    (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    // ws's own pause: the socket stops being read and stays so (its receiver does not resume it).
+    slow.ws.pause();
     const before = rt.app.socketHub!.stats.slowClosed;
     // Enough to fill both kernels' socket buffers (several MB on loopback) and then ours.
     const meta = JSON.stringify({ blob: 'x'.repeat(8000) });
@@ -235,11 +240,14 @@ asyncio.run(watch(${JSON.stringify(ws)}, token, "shr_01J3K"))
     expect(rt.app.socketHub!.stats.slowClosed).toBe(before + 1);
     await until(async () => fast.frames.length === ids.length, 20_000, 'the fast client got every nudge');
     expect(fast.frames.map((f) => f['data'].id)).toEqual(ids);
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    slow.ws.resume();
     await until(async () => slow.closed !== null, 10_000, 'the slow client saw the close');
     expect(slow.closed).toEqual({ code: 4008, reason: 'send buffer overflow' });
     expect(slow.frames.length).toBeLessThan(ids.length);
     fast.ws.close();
+    const samples = scrape((await rt.app.inject({ method: 'GET', url: '/metrics' })).body);
+    expect(metric(samples, 'auditflow_realtime_ws_slow_closed_total')).toBe(1);
+    await rt.close();
   }, 60_000);
 
   it('closes a socket when its token expires (4001) and a deleted user\'s sockets (4003)', async () => {
@@ -286,5 +294,17 @@ asyncio.run(watch(${JSON.stringify(ws)}, token, "shr_01J3K"))
     expect(got.json()).toEqual({ device_id: 'dev_1', preferences: [{ share_id: 'shr_A', preferences: { selective: ['/Eng'], paused: false }, updated_at: put.json().updated_at }] });
     d1.ws.close();
     d2.ws.close();
+  });
+
+  it('exposes the edge at /metrics', async () => {
+    const t = newTenant();
+    const c = await connect(`${ws}/api/v1/realtime/ws?token=${await rt.token(t, 'drive:sync')}`);
+    const text = (await rt.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const samples = scrape(text);
+    expect(metric(samples, 'auditflow_realtime_connections', { kind: 'ui_ws' })).toBeGreaterThanOrEqual(1);
+    expect(metric(samples, 'auditflow_realtime_ws_dead_total')).toBeGreaterThanOrEqual(1); // the heartbeat test's
+    expect(metric(samples, 'auditflow_realtime_ws_frames_total')).toBeGreaterThan(0);
+    expect(metric(samples, 'auditflow_realtime_feed_rows_total')).toBeGreaterThan(0);
+    c.ws.close();
   });
 });

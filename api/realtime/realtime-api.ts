@@ -13,6 +13,7 @@ import { authenticate } from '../auth-plugin.ts';
 import { connectSockets } from './socket-fanout.ts';
 import { CLOSE, type SocketHub } from './socket-hub.ts';
 import { sseEventsRoutes } from './sse-events.ts';
+import type { SseStats } from './sse-stream.ts';
 import { syncControlRoutes } from './sync-control-routes.ts';
 import { syncSocketRoutes } from './sync-socket.ts';
 import { uiSocketRoutes } from './ui-socket.ts';
@@ -24,8 +25,9 @@ export interface RealtimeDeps {
   feed: ReadableFeed;
   notices: EdgeNotices;
   selfAudit: SelfAudit;
-  /** The process's open WebSockets (made by the app, which exposes its stats). */
+  /** The process's open WebSockets and SSE figures (made by the app, which exposes them as metrics). */
   hub: SocketHub;
+  sseStats: SseStats;
 }
 
 /** Largest client message: the protocol's messages are tiny JSON objects. */

@@ -43,7 +43,7 @@ export class SocketHub {
   /** tenant → every client of it (notices, user deletion). */
   private readonly byTenant = new Map<string, Set<Client>>();
   private readonly timer: NodeJS.Timeout;
-  readonly stats = { opened: 0, slowClosed: 0, deadTerminated: 0, expiredClosed: 0 };
+  readonly stats = { opened: 0, framesSent: 0, slowClosed: 0, deadTerminated: 0, expiredClosed: 0 };
 
   constructor(private readonly o: { heartbeatMs: number; sendBufferBytes: number }) {
     this.timer = setInterval(() => this.heartbeat(), o.heartbeatMs);
@@ -116,6 +116,14 @@ export class SocketHub {
       return;
     }
     ws.send(text);
+    this.stats.framesSent++;
+  }
+
+  /** Open sockets by kind (metrics). */
+  counts(): Record<SocketKind, number> {
+    const n: Record<SocketKind, number> = { sync: 0, ui: 0 };
+    for (const t of this.byTenant.values()) for (const c of t) n[c.kind]++;
+    return n;
   }
 
   close(c: Client, why: { code: number; reason: string }): void {

@@ -15,7 +15,7 @@ import { adminScope, type TenantScope } from '../query/tenant-scope.ts';
 import type { SelfAudit } from '../self-audit.ts';
 import { errorResponses } from '../service/openapi.ts';
 import type { ReadableFeed } from './readable-feed.ts';
-import { admits, frameText, positionAfter, SseStream, type SseCloseReason } from './sse-stream.ts';
+import { admits, frameText, positionAfter, SseStream, type SseStats } from './sse-stream.ts';
 import { decodePosition, encodePosition } from './stream-position.ts';
 
 export interface SseDeps {
@@ -24,8 +24,8 @@ export interface SseDeps {
   store: Store;
   feed: ReadableFeed;
   selfAudit: SelfAudit;
-  /** Told when a stream opens and closes (metrics). */
-  onStream?: ((event: 'open' | SseCloseReason) => void) | undefined;
+  /** The process's SSE figures (metrics). */
+  sseStats: SseStats;
 }
 
 const SCHEMA = {
@@ -101,13 +101,14 @@ export async function sseEventsRoutes(app: FastifyInstance, deps: SseDeps): Prom
       res, store: deps.store, scope, named: events === 'named',
       heartbeatMs: deps.config.realtime.sseHeartbeatMs, sendBufferBytes: deps.config.realtime.sendBufferBytes,
       expiresAt: principal.expiresAt, feedPosition: () => deps.feed.position(),
-      onClose: (why) => {
+      stats: deps.sseStats,
+      onClose: () => {
         streams.delete(stream);
-        deps.onStream?.(why);
+        deps.sseStats.open = streams.size;
       },
     });
     streams.set(stream, { scope, named: events === 'named' });
-    deps.onStream?.('open');
+    deps.sseStats.open = streams.size;
     deps.selfAudit.record(req, {
       resource: 'realtime.events', eventType: 'audit.stream', action: 'subscribe', rows: 0,
       filters: { tenant_id: tenantId, partner_id: partnerId, last_event_id: lastEventId },

@@ -35,6 +35,17 @@ export interface SseStreamOptions {
   /** The feed's position now (read when the replay may hand over to live). */
   feedPosition: () => Position;
   onClose: (why: SseCloseReason) => void;
+  /** Shared by every stream of the process (metrics). */
+  stats: SseStats;
+}
+
+export interface SseStats {
+  open: number;
+  /** Frames sent, live and replayed. */
+  delivered: number;
+  replayed: number;
+  /** Times a stream fell behind the live tail and caught up from the store. */
+  lagged: number;
 }
 
 export type SseCloseReason = 'client' | 'expired' | 'shutdown' | 'failed';
@@ -68,9 +79,6 @@ export class SseStream {
   live = false;
   private closed = false;
   private readonly timers: NodeJS.Timeout[] = [];
-  delivered = 0;
-  /** Times the client fell behind and caught up from the store. */
-  lagged = 0;
 
   constructor(private readonly o: SseStreamOptions) {
     o.res.on('close', () => this.close('client'));
@@ -122,7 +130,8 @@ export class SseStream {
         row.log_partition = Number(row.log_partition);
         pos.set(partition, row.log_offset);
         if (!this.write(frameText(encodePosition(pos), row, this.o.named))) await this.drained();
-        this.delivered++;
+        this.o.stats.delivered++;
+        this.o.stats.replayed++;
       }
       if (rows.length < REPLAY_PAGE) {
         pos.set(partition, upTo);
@@ -139,10 +148,10 @@ export class SseStream {
   send(text: string, after: () => Position): void {
     if (this.closed || !this.live) return;
     this.o.res.write(text);
-    this.delivered++;
+    this.o.stats.delivered++;
     if (this.o.res.writableLength <= this.o.sendBufferBytes) return;
     this.live = false;
-    this.lagged++;
+    this.o.stats.lagged++;
     const pos = after();
     this.o.res.once('drain', () => {
       this.catchUp(pos, true).catch(() => this.close('failed'));
