@@ -99,7 +99,7 @@ describe.each(['chdb', 'http'] as const)('SSE /api/events on %s', (name) => {
       internalAuditLogId: internal!.id, requestId: internal!.request_id, dashboardUserId: 'dash-123', action: 'audit.read',
       resourceType: 'audit_log', resourceId: 'scaivault.logs', outcomeStatus: 'success', outcomeCode: 'OK', decision: 'permit',
     });
-    for (const f of frames) expect(f.id).toMatch(/^(\d+:\d+)(,\d+:\d+)*$|^$/);
+    for (const f of frames) expect(f.id).toMatch(/^(\d+:\d+)(,\d+:\d+)*$|^start$/);
     expect(raw.text).not.toContain(other);
     raw.close();
     // The stream open is itself recorded (self-audit).

@@ -7,12 +7,16 @@
 // (one pair per partition), and the same on every API node, since offsets are the log's.
 //
 // Text form: `<partition>:<offset>` pairs joined by `,`, e.g. `0:1523,1:884`. A partition absent
-// from it had nothing stored when the stream started: all of it is after.
+// from it had nothing stored when the stream started: all of it is after. Nothing stored at all is
+// `start` (an empty id would not do: a client does not send an empty Last-Event-ID back).
 import { AuditflowError } from '../../infra/errors.ts';
 
 export type Position = Map<number, number>;
 
+const START = 'start';
+
 export function encodePosition(p: Position): string {
+  if (p.size === 0) return START;
   return [...p].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}:${v}`).join(',');
 }
 
@@ -21,7 +25,7 @@ const PAIR = /^(\d{1,5}):(\d{1,16})$/;
 /** Parses a Last-Event-ID; 400 EVENT_ID_INVALID when it is not one of ours. */
 export function decodePosition(text: string): Position {
   const p: Position = new Map();
-  if (text.trim() === '') return p;
+  if (text.trim() === START) return p;
   for (const part of text.split(',')) {
     const m = PAIR.exec(part.trim());
     if (!m) throw new AuditflowError('EVENT_ID_INVALID', `Last-Event-ID ${JSON.stringify(text.slice(0, 64))} is not an event id of this stream`);
