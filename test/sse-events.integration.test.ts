@@ -124,6 +124,10 @@ describe.each(['chdb', 'http'] as const)('SSE /api/events on %s', (name) => {
     await new Promise((r) => setTimeout(r, 300));
     second.close();
     expect(second.events().map((e) => e.data['auditLogId'])).toEqual([...b, ...c].map((r) => r.id));
+    // Replayed frames (from the store) carry the same data as live ones (from the sink's rows).
+    expect(second.events().slice(0, 3).map((e) => e.data)).toEqual(b.slice(0, 3).map((r) => ({
+      auditLogId: r.id, requestId: r.request_id, timestamp: r.event_time, decision: 'permit', provider: null, model: null,
+    })));
     expect(first.events().map((e) => e.data['auditLogId'])).toEqual(a.map((r) => r.id));
   }, 60_000);
 

@@ -159,7 +159,7 @@ const TIME_COLUMNS = ['event_time', 'received_at', 'changed_at'] as const;
  * One form for listeners whether a row came from the sink or the store: the store returns UInt64
  * as text and times as `2026-04-23 10:15:02.000`; the sink writes numbers and ISO 8601.
  */
-function normaliseStored(r: Record<string, unknown>): LiveRow {
+export function normaliseStored(r: Record<string, unknown>): LiveRow {
   r['seq'] = Number(r['seq']);
   r['log_partition'] = Number(r['log_partition']);
   r['log_offset'] = Number(r['log_offset']);

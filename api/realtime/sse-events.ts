@@ -66,7 +66,7 @@ export async function sseEventsRoutes(app: FastifyInstance, deps: SseDeps): Prom
       }
     }
   });
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     unsubscribe();
     for (const s of [...streams.keys()]) s.close('shutdown');
   });

@@ -16,7 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { Store } from '../../infra/store/store.ts';
 import { ScopedQuery } from '../query/scoped-query.ts';
 import type { TenantScope } from '../query/tenant-scope.ts';
-import type { LiveRow } from './readable-feed.ts';
+import { normaliseStored, type LiveRow } from './readable-feed.ts';
 import { sseFrame } from './sse-frames.ts';
 import { encodePosition, type Position } from './stream-position.ts';
 
@@ -125,9 +125,7 @@ export class SseStream {
       const { sql, params } = q.select('*', 'ORDER BY log_offset LIMIT {limit:UInt32}', { limit: REPLAY_PAGE });
       const rows = await this.o.store.query<Record<string, unknown>>(sql, params);
       for (const r of rows) {
-        const row = r as LiveRow;
-        row.log_offset = Number(row.log_offset);
-        row.log_partition = Number(row.log_partition);
+        const row = normaliseStored(r);
         pos.set(partition, row.log_offset);
         if (!this.write(frameText(encodePosition(pos), row, this.o.named))) await this.drained();
         this.o.stats.delivered++;
