@@ -7,6 +7,8 @@
 //    node B with its Last-Event-ID gets exactly what it missed (positions are log offsets);
 //  - a tenant-scope admin token never receives another tenant's event (both deployments).
 import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
+import { scaikeySignatureHeader } from '../api/webhooks/scaikey-signature.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { getLogs, ingest } from './support/api-client.ts';
 import { SseClient, type SseClientOptions } from './support/sse-client.ts';
@@ -254,12 +256,25 @@ describe('SSE /api/events through the embedded pipeline', () => {
   }
 });
 
+const WEBHOOK_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
+
+/** A ws client keeping its frames and how it closed. */
+async function socket(url: string) {
+  const frames: Record<string, any>[] = [];
+  let closed: { code: number; reason: string } | null = null;
+  const ws = new WebSocket(url);
+  ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Record<string, any>));
+  ws.on('close', (code, reason) => { closed = { code, reason: String(reason) }; });
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  return { ws, frames, get closed() { return closed; } };
+}
+
 describe('SSE /api/events on two API nodes of the distributed deployment', () => {
   let topo: Topology;
   let nodeA: string;
   let nodeB: string;
   beforeAll(async () => {
-    topo = await startDistributed();
+    topo = await startDistributed({ SCAIKEY_WEBHOOK_SECRET: WEBHOOK_SECRET });
     nodeA = topo.apiUrl();
     nodeB = await topo.startApi!();
     // Ready once a probe ingested now reaches a client on each node: the sink's group and each
@@ -327,6 +342,42 @@ describe('SSE /api/events on two API nodes of the distributed deployment', () =>
     const since = new Set(sinceMove());
     for (const t of tenants) expect(l.perTenant(moved.audit()).get(t), `tenant ${t}`).toEqual(l.ids(t).filter((id) => since.has(id)));
   });
+
+  test('WebSockets on node B: change nudges ingested through the pipeline; force_sync and a ScaiKey user.deleted sent to node A', async () => {
+    const t = `tnt_${uniq()}`;
+    const user = `usr_${uniq()}`;
+    const wsB = nodeB.replace('http', 'ws');
+    const sync = await socket(`${wsB}/api/v1/sync/ws/dev_1?token=${await topo.token(t, 'drive:sync', { sub: user, shares: ['shr_A'] })}`);
+    const ui = await socket(`${wsB}/api/v1/realtime/ws?token=${await topo.token(t, 'drive:sync', { shares: ['shr_A'] })}`);
+    ui.ws.send(JSON.stringify({ action: 'subscribe', share_id: 'shr_A' }));
+    await until(async () => ui.frames.some((f) => f['type'] === 'subscribed'), 10_000, 'subscribed');
+    const change = (id: string, share: string) => ({ id, resource_type: 'file', resource_id: `fil_${id}`, change_type: 'created', changed_by: user, changed_at: new Date().toISOString(), metadata: { size: 1 }, old_path: null, new_path: `/${id}.txt`, version_id: null, share_id: share });
+    const res = await fetch(`${topo.ingestUrl()}/v1/ingest/changes`, {
+      method: 'POST', headers: { authorization: `Bearer ${await topo.token(t, 'audit:write')}`, 'content-type': 'application/json' },
+      body: JSON.stringify([change(`chg_${uniq()}`, 'shr_A'), change(`chg_${uniq()}`, 'shr_B'), change(`chg_${uniq()}`, 'shr_A')]),
+    });
+    expect(res.status).toBe(202);
+    await until(async () => sync.frames.length === 2 && ui.frames.filter((f) => f['type'] === 'file_created').length === 2, 60_000, 'nudges on node B');
+    expect(sync.frames.every((f) => f['event_type'] === 'change' && f['share_id'] === 'shr_A')).toBe(true);
+
+    const force = await fetch(`${nodeA}/api/v1/sync/force-sync`, {
+      method: 'POST', headers: { authorization: `Bearer ${await topo.token(t, 'audit:admin')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ share_id: 'shr_A' }),
+    });
+    expect(force.status).toBe(202);
+    await until(async () => sync.frames.length === 3, 30_000, 'force_sync from node A on node B');
+    expect(sync.frames[2]).toEqual({ event_type: 'force_sync', share_id: 'shr_A' });
+
+    const body = Buffer.from(JSON.stringify({ id: `dlv_${uniq()}`, type: 'user.deleted', created_at: new Date().toISOString(), data: { id: user, tenant_id: t } }));
+    const deleted = await fetch(`${nodeA}/api/v1/webhooks/scaikey`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-scaikey-signature': scaikeySignatureHeader(WEBHOOK_SECRET, Math.floor(Date.now() / 1000), body) }, body,
+    });
+    expect(deleted.status).toBe(200);
+    await until(async () => sync.closed !== null, 30_000, "the deleted user's socket on node B closed");
+    expect(sync.closed).toEqual({ code: 4003, reason: 'user deleted' });
+    expect(ui.closed).toBeNull(); // another user's
+    ui.ws.close();
+  }, 120_000);
 
   test('a tenant-scope admin token on node B never receives another tenant\'s event', async () => {
     await expectTenantIsolation(topo, nodeB, nodeA);
