@@ -42,6 +42,9 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
+/** How long an API process waits at start-up for its readable-topic reader to join (a new group joins in seconds). */
+const READABLE_JOIN_WAIT_MS = 30_000;
+
 /**
  * The realtime edge's sources. Embedded: the sink's own signal and in-process notices.
  * Distributed: a reader of the readable topic with a consumer group of its own (every node reads
@@ -66,6 +69,11 @@ async function startRealtimeSources(config: Config, store: Store, producer: LogP
       sessionTimeoutMs: config.kafka.sessionTimeoutMs, maxWaitTimeInMs: config.kafka.maxWaitMs, fromBeginning: false,
     });
     await consumer.run(new ReadableTopicReader(local, (x) => n.deliver(x)));
+    // The stored positions are read once the reader has joined (it reads from the end from then
+    // on), so what was written before comes from the store and what after from the topic. Not
+    // joined in time: serve anyway (the feed heals a tenant's gap from the store on its next row).
+    const joined = await Promise.race([consumer.joined.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), READABLE_JOIN_WAIT_MS).unref())]);
+    if (!joined) log.warn({ waitedMs: READABLE_JOIN_WAIT_MS }, 'the readable-topic reader has not joined its group yet; starting anyway');
   }
   await feed.start();
   const c = consumer;

@@ -255,6 +255,9 @@ export class KafkaLogConsumer implements LogConsumer {
   private restartAttempt = 0;
   /** Number of consumers re-created by the supervisor (for observability and tests). */
   restarts = 0;
+  private markJoined: () => void = () => undefined;
+  /** Resolves at the first group join (a reader from the end starts reading from about then). */
+  readonly joined: Promise<void> = new Promise((resolve) => { this.markJoined = resolve; });
 
   constructor(opts: KafkaLogOptions) {
     checkBrokers(opts);
@@ -444,6 +447,7 @@ export class KafkaLogConsumer implements LogConsumer {
     }
     this.assigned = next;
     this.restartAttempt = 0;
+    this.markJoined();
     // Queued ahead of any batch of the new generation (kafkajs emits this before fetching).
     void this.exclusive(() => this.revokeAll('group rebalanced'));
   }
