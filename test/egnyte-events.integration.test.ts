@@ -22,6 +22,7 @@ function counted(store: Store): { store: Store; queries: () => number } {
       command: (sql, params) => store.command(sql, params),
       query: (sql, params) => { n++; return store.query(sql, params); },
       insertJsonEachRow: (table, rows) => store.insertJsonEachRow(table, rows),
+      stream: (sql, params, opts) => { n++; return store.stream(sql, params, opts); },
       close: () => store.close(),
     },
   };

@@ -7,6 +7,9 @@ import { AuditflowError } from '../errors.ts';
 import { chdbSettingArgs } from './store-settings.ts';
 import type { QueryParams, Store } from './store.ts';
 
+/** Slices a chDB result is handed on in (a consumer's unit of back-pressure). */
+const STREAM_SLICE_BYTES = 1024 * 1024;
+
 export class ChdbStore implements Store {
   readonly kind = 'chdb' as const;
   private readonly session: Session;
@@ -35,6 +38,22 @@ export class ChdbStore implements Store {
       throw new AuditflowError('STORE_QUERY_FAILED', `query failed: ${(e as Error).message}`, { cause: e });
     }
     return decodeRows<T>(bytes);
+  }
+
+  async *stream(sql: string, params: QueryParams = {}, opts: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
+    opts.signal?.throwIfAborted();
+    let bytes: Buffer;
+    try {
+      const res = await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+      const b = res.bytes();
+      bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      throw new AuditflowError('STORE_QUERY_FAILED', `query failed: ${(e as Error).message}`, { cause: e });
+    }
+    for (let at = 0; at < bytes.length; at += STREAM_SLICE_BYTES) {
+      opts.signal?.throwIfAborted();
+      yield bytes.subarray(at, Math.min(bytes.length, at + STREAM_SLICE_BYTES));
+    }
   }
 
   async insertJsonEachRow(table: string, ndjson: Buffer): Promise<void> {

@@ -109,6 +109,38 @@ export class ClickHouseHttpStore implements Store {
     });
   }
 
+  async *stream(sql: string, params: QueryParams = {}, opts: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
+    opts.signal?.throwIfAborted();
+    // No overall deadline: a long result is fine while bytes keep coming. An idle one is not.
+    const idle = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, idle.signal]) : idle.signal;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(new Error(`no bytes from ClickHouse for ${this.timeoutMs} ms`)), this.timeoutMs);
+    };
+    arm();
+    try {
+      const { stream } = await this.client.exec({
+        query: `${sql} FORMAT JSONEachRow`, query_params: params, abort_signal: signal,
+        // The server buffers the result (callers page it, so a page at most) before the status
+        // line: an error mid-query is then an HTTP error, never rows cut short. We still read it
+        // as a stream.
+        clickhouse_settings: { ...RESULT_SHAPE_SETTINGS, wait_end_of_query: 1 },
+      });
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        signal.throwIfAborted();
+        arm();
+        yield chunk;
+      }
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      throw this.classify('stream', e, idle.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async insertJsonEachRow(table: string, ndjson: Buffer): Promise<void> {
     if (!IDENTIFIER.test(table)) {
       throw new AuditflowError('STORE_QUERY_FAILED', `insert into ${JSON.stringify(table)} failed: invalid table name`);

@@ -13,6 +13,14 @@ export interface Store {
    * INSERT statement: it is acknowledged only when the engine has written it.
    */
   insertJsonEachRow(table: string, ndjson: Buffer): Promise<void>;
+  /**
+   * A SELECT's JSONEachRow bytes in chunks (not aligned to rows), for results too large to hold
+   * as objects (exports). ClickHouse over HTTP streams as the server sends; chDB answers the
+   * whole result and then yields it in slices — a chDB stream holds the one engine of the process
+   * (another call meanwhile breaks it), so callers bound each call (keyset pages) and the sink and
+   * the API get the engine between them. `signal` cancels.
+   */
+  stream(sql: string, params?: QueryParams, opts?: { signal?: AbortSignal }): AsyncIterable<Buffer>;
   close(): Promise<void>;
   readonly kind: 'chdb' | 'http';
 }

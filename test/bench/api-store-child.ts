@@ -157,6 +157,7 @@ class RecordingStore implements Store {
     return this.inner.query<T>(sql, params);
   }
   insertJsonEachRow(table: string, ndjson: Buffer) { return this.inner.insertJsonEachRow(table, ndjson); }
+  stream(sql: string, params?: QueryParams, opts?: { signal?: AbortSignal }) { return this.inner.stream(sql, params, opts); }
   close() { return this.inner.close(); }
 }
 
