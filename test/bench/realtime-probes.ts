@@ -2,6 +2,7 @@
 // descriptor, and `ulimit -n` is per process and inherited), the loopback's ephemeral ports,
 // /metrics counters, and memory (resident set from /proc, V8 heap from /metrics or the child).
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 
 /** The `Max open files` limits of a process (self by default). */
 export function fdLimits(pid: number | 'self' = 'self'): { soft: number; hard: number } {
@@ -61,4 +62,27 @@ export async function settledMemory(read: () => Promise<MemorySample>, samples =
   }
   const rss = xs.map((x) => x.rss).sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { rss, heap: Math.min(...xs.map((x) => x.heap)) };
+}
+
+/**
+ * Machine-wide CPU between two reads of /proc/stat: busy cores, and of them the kernel's softirq
+ * time (loopback TCP's receive path, charged to no process) — what is left after our own
+ * processes and softirq is someone else's work on this shared machine.
+ */
+export function machineSplit(): { end(): { busyCores: number; softirqCores: number; cores: number } } {
+  const read = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: (f[3] ?? 0) + (f[4] ?? 0), softirq: f[6] ?? 0, total: f.reduce((x, y) => x + y, 0) };
+  };
+  const a = read();
+  const t0 = performance.now();
+  return {
+    end() {
+      const b = read();
+      const wall = Math.max(1e-9, (performance.now() - t0) / 1000);
+      const tick = (b.total - a.total) / wall / os.availableParallelism();
+      const cores = (ticks: number) => ticks / tick / wall;
+      return { busyCores: cores(b.total - a.total - (b.idle - a.idle)), softirqCores: cores(b.softirq - a.softirq), cores: os.availableParallelism() };
+    },
+  };
 }

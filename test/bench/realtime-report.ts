@@ -8,7 +8,7 @@ import type { MemorySample } from './realtime-probes.ts';
 import type { ProfileSummary } from './cpuprofile.ts';
 import type { BusyStretch } from './realtime-profile.ts';
 
-type Machine = { busyCores: number; cores: number };
+type Machine = { busyCores: number; softirqCores: number; cores: number };
 
 export interface Report {
   info: Record<string, string>;
@@ -42,6 +42,10 @@ function perConnection(m: { base: MemorySample; afterWs: MemorySample; afterSse:
 const cpuOf = (use: CpuUse[], label: RegExp) => use.filter((u) => label.test(u.label)).reduce((s, u) => s + u.seconds, 0);
 const coresOf = (use: CpuUse[], label: RegExp) => use.filter((u) => label.test(u.label)).reduce((s, u) => s + u.cores, 0);
 
+/** Busy cores that were neither ours nor the kernel's softirq: someone else's work on this shared machine. */
+const others = (m: Machine, use: CpuUse[]) => Math.max(0, m.busyCores - m.softirqCores - use.reduce((s, u) => s + u.cores, 0));
+const machineLine = (m: Machine, use: CpuUse[]) => `machine busy ${m.busyCores.toFixed(2)} of ${m.cores}: softirq ${m.softirqCores.toFixed(2)}, other processes ${others(m, use).toFixed(2)}`;
+
 export function printReport(r: Report, log: (...a: unknown[]) => void): void {
   const p = r.product.figures;
   const paced = r.ceiling.runs.find((x) => x.paced)!;
@@ -72,7 +76,8 @@ export function printReport(r: Report, log: (...a: unknown[]) => void): void {
   for (const w of p.worst) log(`  ${w.table} ${w.rows} rows, ${w.frames} frames: ${f1(w.firstMs)} / ${f1(w.lastMs)} ms${w.nearHeartbeat ? ' (during a heartbeat round)' : ''}`);
   log(`frames: ${p.frames.toLocaleString('en-US')} recorded of ${p.expected.toLocaleString('en-US')} expected (missing ${p.missing}, twice ${p.duplicates}, without a stored row ${p.unstamped}); rows stored ${r.product.stored} of ${r.product.rows}`);
   log(`server counters in the window: ${JSON.stringify(r.product.counters)}`);
-  log(`CPU in the window (cores): ${r.product.cpu.map((u) => `${u.label} ${u.cores.toFixed(2)}`).join(', ')}; machine busy ${r.product.machine.busyCores.toFixed(2)} of ${r.product.machine.cores.toFixed(0)}`);
+  log(`CPU in the window (cores): ${r.product.cpu.map((u) => `${u.label} ${u.cores.toFixed(2)}`).join(', ')}; ${machineLine(r.product.machine, r.product.cpu)}`);
+  for (const x of r.ceiling.runs) log(`CPU in the ceiling's ${x.paced ? 'paced' : 'flood'} replay (cores): ${x.cpu.map((u) => `${u.label} ${u.cores.toFixed(2)}`).join(', ')}; ${machineLine(x.machine, x.cpu)}`);
   log(`auditflow threads: ${af.byThread.slice(0, 5).map((t) => `${t.group} ${t.cores.toFixed(2)}`).join(', ')}`);
 
   const verdict = `${all.readable.p99 < r.cfg.targetP99Ms ? 'MET' : 'NOT MET'}: p99 ${f1(all.readable.p99)} ms (WS ${f1(p.byKind.ws.readable.p99)}, SSE ${f1(p.byKind.sse.readable.p99)})`;
@@ -90,6 +95,7 @@ export function printReport(r: Report, log: (...a: unknown[]) => void): void {
     ['CPU per delivered frame', `${f1(usPerFrame)} µs all of auditflow; ${f1(marginalUs)} µs above ingest alone (${r.product.baseCores.toFixed(2)} cores)`, `${f1(ceilUs)} µs paced, ${f1(ceilFloodUs)} µs flood`, `marginal ${ratio(marginalUs, ceilUs)}`],
     ['cores used (window)', `auditflow ${af.cores.toFixed(2)}, clients ${coresOf(r.product.cpu, /^clients/).toFixed(2)}, driver ${coresOf(r.product.cpu, /^bench/).toFixed(2)}; machine ${r.product.machine.busyCores.toFixed(2)} of 2`,
       `ceiling ${coresOf(paced.cpu, /^ceiling/).toFixed(2)}, clients ${coresOf(paced.cpu, /^clients/).toFixed(2)} (paced)`, ''],
+    ['other work on the machine (window)', `${others(r.product.machine, r.product.cpu).toFixed(2)} cores`, `${others(paced.machine, paced.cpu).toFixed(2)} cores (paced)`, ''],
     ['connect time', `${r.memory.wsConnectS.toFixed(1)} s for the WS, ${r.memory.sseConnectS.toFixed(1)} s for the SSE`, '', ''],
     [`target p99 < ${r.cfg.targetP99Ms} ms readable → frame`, verdict, '', ''],
   ];

@@ -49,12 +49,12 @@ import { runBenchChild } from './bench-child.ts';
 import { summarizeProfile } from './cpuprofile.ts';
 import { busyStretches } from './realtime-profile.ts';
 import { waitQueryable } from './http-load.ts';
-import { cpuBetween, machineCpu, sampleProcess, waitForQuiet } from './proc-stats.ts';
+import { cpuBetween, sampleProcess, waitForQuiet } from './proc-stats.ts';
 import { ceilingFigures, ceilingSchedule, productFigures, readInserts, readRecords, readSamples, scheduledDeliveries } from './realtime-analysis.ts';
 import { BenchProcess } from './realtime-ipc.ts';
 import { runIngest } from './realtime-ingest.ts';
 import { buildLoad, expectedRecipients, marker, planClients, type ClientPlan, type ClientSpec, type WindowLoad } from './realtime-plan.ts';
-import { ephemeralPorts, fdLimits, metricDelta, requireFds, rssBytes, scrapeMetrics, settledMemory, type MemorySample } from './realtime-probes.ts';
+import { ephemeralPorts, fdLimits, machineSplit, metricDelta, requireFds, rssBytes, scrapeMetrics, settledMemory, type MemorySample } from './realtime-probes.ts';
 import { printReport, type Report } from './realtime-report.ts';
 
 const env = process.env;
@@ -93,7 +93,7 @@ interface Procs { server: { pid: number; label: string }; workers: BenchProcess[
 function cpuStart(p: Procs) {
   const targets = [p.server, ...p.workers.map((w) => ({ pid: w.pid, label: w.label })), { pid: process.pid, label: 'bench (ingest driver)' }];
   const a = targets.map((t) => sampleProcess(t.pid, t.label)!);
-  const m = machineCpu();
+  const m = machineSplit();
   return { end: () => ({ use: targets.map((t, i) => cpuBetween(a[i]!, sampleProcess(t.pid, t.label)!)), machine: m.end() }) };
 }
 
@@ -224,6 +224,7 @@ async function main(): Promise<void> {
     const m1 = await scrapeMetrics(sys.url!);
     const measured = await dump(workers, 'product', true);
     const status = await eachWorker<{ unexpectedCloses: Record<string, number> }>(workers, 'status');
+    log(`  machine busy before the window: ${q.busyCores.toFixed(2)} cores (waited ${(q.waitedMs / 1000).toFixed(0)} s)`);
     log(`  ingest ${Math.round(run.rate)} rows/s (202 p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.late} requests late); ${got} of ${expected} expected frames recorded; ${measured.other} other frames; unexpected closes ${JSON.stringify(status.map((s) => s.unexpectedCloses))}`);
     const counters = Object.fromEntries(['auditflow_realtime_ws_slow_closed_total', 'auditflow_realtime_ws_dead_total', 'auditflow_realtime_sse_lagged_total', 'auditflow_realtime_feed_healed_total', 'auditflow_self_audit_dropped_total']
       .map((k) => [k, metricDelta(m0, m1, k)]));
