@@ -4,6 +4,7 @@
 import { parseConfig, type Role } from './config.ts';
 import { isAuditflowError } from './errors.ts';
 import { startSystem } from './system.ts';
+import { runVerifyCommand } from './verify-command.ts';
 
 const ROLES: readonly Role[] = ['all', 'ingest', 'processor', 'api'];
 
@@ -14,12 +15,20 @@ const USAGE = `usage: auditflow [all|ingest|processor|api]
   processor  Kafka → ClickHouse store sink           (distributed: KAFKA_BROKERS, CLICKHOUSE_URL)
   api        read APIs over ClickHouse               (distributed: CLICKHOUSE_URL)
 
+  verify <manifest file or folder> [--public-key <PEM file>]
+             check exports offline: signatures, parts, record counts, chains (auditflow verify --help)
+
 Configuration comes from the environment; see README.md "Configuration".`;
 
 export async function main(argv: string[]): Promise<void> {
   const arg = argv[0] ?? 'all';
   if (arg === '--help' || arg === '-h' || arg === 'help') {
     console.log(USAGE);
+    return;
+  }
+  if (arg === 'verify') {
+    // exitCode rather than exit(): the report on a pipe is written asynchronously.
+    process.exitCode = await runVerifyCommand(argv.slice(1), process.env);
     return;
   }
   if (!(ROLES as readonly string[]).includes(arg)) {

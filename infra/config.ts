@@ -56,6 +56,8 @@ export interface Config {
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   /** Inbound webhooks (api/webhooks/). No ScaiKey secret: every delivery is refused (503), never accepted unsigned. */
   readonly webhooks: { readonly scaikeySecret: string | undefined; readonly toleranceSeconds: number };
+  /** An Ed25519 private key PEM that signs export manifests; unset: one generated under DATA_DIR/keys (infra/export-keys.ts). */
+  readonly exportSigningKeyFile: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -72,6 +74,7 @@ const KNOWN_KEYS = new Set([
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
   'SCAIKEY_WEBHOOK_SECRET', 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS',
+  'EXPORT_SIGNING_KEY_FILE',
 ]);
 
 function bad(key: string, why: string): never {
@@ -217,6 +220,8 @@ export function parseConfig(env: Env, role: Role): Config {
       // for at most this long (the delivery id catches replays inside it).
       toleranceSeconds: int(env, 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS', 300, 1, 3600),
     },
+    // Distributed: every node that signs or publishes the key points at the same file, so one key signs every manifest.
+    exportSigningKeyFile: str(env, 'EXPORT_SIGNING_KEY_FILE'),
   };
   return deepFreeze(cfg);
 }
