@@ -7,7 +7,9 @@
 // do — and its start is stamped on the wall clock: a client's receive time minus it is the bare
 // server's "readable → delivered".
 //   paced: each batch at its moment (the product's spacing)   flood: every batch back to back
-//   (a macrotask between batches so sockets flush): the most deliveries/s the bare server makes.
+//   (a macrotask between batches so sockets flush): the most deliveries/s the bare server makes
+//   paced, coalesced: as paced, each socket's frames of a batch in one write (corked socket) —
+//   what one TCP write per socket per batch, instead of per frame, would be worth.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -70,7 +72,22 @@ wss.on('connection', (ws, req) => {
   });
 });
 
-function sendBatch(b: CeilingBatch): number {
+/** A ws's TCP socket (private in ws): corked, its frames go out in one write when uncorked. */
+const tcp = (ws: WebSocket) => (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+
+/**
+ * `coalesce`: every socket a batch writes to is corked at its first frame and uncorked after the
+ * batch — one write per socket per batch instead of one per frame (what node:http does for SSE).
+ */
+function sendBatch(b: CeilingBatch, coalesce: boolean): number {
+  const corked = new Set<WebSocket>();
+  const send = (ws: WebSocket, text: string) => {
+    if (coalesce && !corked.has(ws)) {
+      corked.add(ws);
+      tcp(ws).cork();
+    }
+    ws.send(text);
+  };
   let n = 0;
   for (const r of b.rows) {
     if (r.share === null) {
@@ -80,13 +97,14 @@ function sendBatch(b: CeilingBatch): number {
     }
     const f = byShare.get(`${r.tenant} ${r.share}`);
     if (!f) continue;
-    if (r.sync) for (const ws of f.sync) { ws.send(r.sync); n++; }
-    if (r.ui) for (const ws of f.ui) { ws.send(r.ui); n++; }
+    if (r.sync) for (const ws of f.sync) { send(ws, r.sync); n++; }
+    if (r.ui) for (const ws of f.ui) { send(ws, r.ui); n++; }
   }
+  for (const ws of corked) tcp(ws).uncork();
   return n;
 }
 
-async function replay(a: { file: string; paced: boolean }): Promise<{ starts: number[]; sent: number; seconds: number }> {
+async function replay(a: { file: string; paced: boolean; coalesce?: boolean }): Promise<{ starts: number[]; sent: number; seconds: number }> {
   const batches = JSON.parse(readFileSync(a.file, 'utf8')) as CeilingBatch[];
   const starts: number[] = [];
   let sent = 0;
@@ -95,7 +113,7 @@ async function replay(a: { file: string; paced: boolean }): Promise<{ starts: nu
     const wait = a.paced ? t0 + b.at - performance.now() : 0;
     await new Promise((r) => (wait > 1 ? setTimeout(r, wait) : setImmediate(r)));
     starts.push(wallNow());
-    sent += sendBatch(b);
+    sent += sendBatch(b, a.coalesce === true);
   }
   return { starts, sent, seconds: (performance.now() - t0) / 1000 };
 }

@@ -47,14 +47,12 @@ export function planClients(o: { ws: number; sse: number; tenants: number; share
     f[kind]++;
     followers.set(k, f);
   };
-  // UI sockets spread evenly among the sync ones (every 1/uiShare-th client).
-  let uiDue = 0;
   for (let i = 0; i < o.ws; i++) {
     const t = i % o.tenants;
     const tenant = tenants[t]!;
-    uiDue += o.uiShare;
-    const kind: ClientKind = uiDue >= 1 ? 'ui' : 'sync';
-    if (kind === 'ui') uiDue -= 1;
+    // Kind by round (i / tenants), so every tenant has the same mix: UI sockets spread evenly.
+    const round = Math.floor(i / o.tenants);
+    const kind: ClientKind = Math.floor((round + 1) * o.uiShare) > Math.floor(round * o.uiShare) ? 'ui' : 'sync';
     const want = kind === 'ui' ? 1 : Math.min(o.syncClaims, o.shares);
     const picked = new Set<string>();
     while (picked.size < want) picked.add(shares[t]![Math.floor(rnd() * o.shares)]!);
@@ -68,8 +66,12 @@ export function planClients(o: { ws: number; sse: number; tenants: number; share
     sseByTenant.set(tenant, (sseByTenant.get(tenant) ?? 0) + 1);
     clients.push({ i: o.ws + j, kind: 'sse', tenant, shares: [] });
   }
+  // Dealt so every process holds clients of every tenant (i % workers would follow i % tenants).
   const perWorker: ClientSpec[][] = Array.from({ length: o.workers }, () => []);
-  for (const c of clients) perWorker[c.i % o.workers]!.push(c);
+  for (const c of clients) {
+    const k = c.kind === 'sse' ? c.i - o.ws : c.i;
+    perWorker[(k + Math.floor(k / o.tenants)) % o.workers]!.push(c);
+  }
   return { tenants, shares, clients, perWorker, followers, sseByTenant };
 }
 
@@ -126,12 +128,13 @@ export function buildLoad(o: { tag: string; plan: ClientPlan; rate: number; seco
   const now = Date.now();
   let g = 0;
   let changesSoFar = 0;
+  let auditsSoFar = 0;
   for (let r = 0; r < nReq; r++) {
-    const t = r % T;
-    const tn = o.plan.tenants[t]!;
-    // Change request when the change count is behind its share of the requests so far.
+    // Change request when the change count is behind its share of the requests so far; each
+    // kind takes the tenants in turn on its own (one turn for both would tie kind to tenant).
     const isChange = changesSoFar < Math.round((r + 1) * o.changeShare);
-    if (isChange) changesSoFar++;
+    const t = (isChange ? changesSoFar++ : auditsSoFar++) % T;
+    const tn = o.plan.tenants[t]!;
     const lines: string[] = [];
     const first = g;
     for (let j = 0; j < o.batch; j++, g++) {

@@ -16,13 +16,13 @@ export interface Report {
   plan: { fanMin: number; fanMax: number; fanMean: number; offered: number };
   memory: { base: MemorySample; afterWs: MemorySample; afterSse: MemorySample; wsConnectS: number; sseConnectS: number };
   product: {
-    figures: ProductFigures; ingest: IngestRun; cpu: CpuUse[]; machine: Machine; baseCores: number;
+    figures: ProductFigures; ingest: IngestRun; cpu: CpuUse[]; machine: Machine; baseCores: number; baseCpuPerRow: number;
     counters: Record<string, number>; stored: number; rows: number; quietBefore: number;
   };
   profile: (ProfileSummary & { file: string; stretches: BusyStretch[] }) | null;
   ceiling: {
     memory: { base: MemorySample; afterWs: MemorySample; afterSse: MemorySample };
-    runs: { paced: boolean; figures: ReturnType<typeof ceilingFigures>; cpu: CpuUse[]; machine: Machine; sent: number; recorded: number; expected: number }[];
+    runs: { paced: boolean; coalesce: boolean; figures: ReturnType<typeof ceilingFigures>; cpu: CpuUse[]; machine: Machine; sent: number; recorded: number; expected: number }[];
     rows: number; skipped: number; batches: number;
   };
   totalSeconds: number;
@@ -48,12 +48,13 @@ const machineLine = (m: Machine, use: CpuUse[]) => `machine busy ${m.busyCores.t
 
 export function printReport(r: Report, log: (...a: unknown[]) => void): void {
   const p = r.product.figures;
-  const paced = r.ceiling.runs.find((x) => x.paced)!;
+  const paced = r.ceiling.runs.find((x) => x.paced && !x.coalesce)!;
   const flood = r.ceiling.runs.find((x) => !x.paced)!;
+  const coalesced = r.ceiling.runs.find((x) => x.coalesce);
   const af = r.product.cpu[0]!;
-  const wall = af.cores > 0 ? af.seconds / af.cores : 0;
   const usPerFrame = (af.seconds / p.frames) * 1e6;
-  const marginalUs = ((af.seconds - r.product.baseCores * wall) / p.frames) * 1e6;
+  // Above what ingest alone cost for the same rows (the baseline window's CPU per row).
+  const marginalUs = ((af.seconds - r.product.baseCpuPerRow * r.product.rows) / p.frames) * 1e6;
   const ceilUs = (cpuOf(paced.cpu, /^ceiling/) / paced.figures.frames) * 1e6;
   const ceilFloodUs = (cpuOf(flood.cpu, /^ceiling/) / flood.figures.frames) * 1e6;
   const pm = perConnection(r.memory, r.cfg.ws, r.cfg.sse);
@@ -77,7 +78,7 @@ export function printReport(r: Report, log: (...a: unknown[]) => void): void {
   log(`frames: ${p.frames.toLocaleString('en-US')} recorded of ${p.expected.toLocaleString('en-US')} expected (missing ${p.missing}, twice ${p.duplicates}, without a stored row ${p.unstamped}); rows stored ${r.product.stored} of ${r.product.rows}`);
   log(`server counters in the window: ${JSON.stringify(r.product.counters)}`);
   log(`CPU in the window (cores): ${r.product.cpu.map((u) => `${u.label} ${u.cores.toFixed(2)}`).join(', ')}; ${machineLine(r.product.machine, r.product.cpu)}`);
-  for (const x of r.ceiling.runs) log(`CPU in the ceiling's ${x.paced ? 'paced' : 'flood'} replay (cores): ${x.cpu.map((u) => `${u.label} ${u.cores.toFixed(2)}`).join(', ')}; ${machineLine(x.machine, x.cpu)}`);
+  for (const x of r.ceiling.runs) log(`CPU in the ceiling's ${x.paced ? 'paced' : 'flood'}${x.coalesce ? ' coalesced' : ''} replay (cores): ${x.cpu.map((u) => `${u.label} ${u.cores.toFixed(2)}`).join(', ')}; ${machineLine(x.machine, x.cpu)}`);
   log(`auditflow threads: ${af.byThread.slice(0, 5).map((t) => `${t.group} ${t.cores.toFixed(2)}`).join(', ')}`);
 
   const verdict = `${all.readable.p99 < r.cfg.targetP99Ms ? 'MET' : 'NOT MET'}: p99 ${f1(all.readable.p99)} ms (WS ${f1(p.byKind.ws.readable.p99)}, SSE ${f1(p.byKind.sse.readable.p99)})`;
@@ -90,9 +91,10 @@ export function printReport(r: Report, log: (...a: unknown[]) => void): void {
     ['202 → frame p50 / p99', `${f1(all.ack.p50)} / ${f1(all.ack.p99)} ms`, '—', ''],
     ['received_at → frame p50 / p99 (incl. the insert)', `${f1(all.stamp.p50)} / ${f1(all.stamp.p99)} ms`, '—', ''],
     ['readable → frame p50 / p99', `${f1(all.readable.p50)} / ${f1(all.readable.p99)} ms`, `batch sent → frame ${f1(c.p50)} / ${f1(c.p99)} ms`, `p50 ${ratio(all.readable.p50, c.p50)}, p99 ${ratio(all.readable.p99, c.p99)}`],
+    ...(coalesced ? [['readable → frame, frames coalesced per socket and batch', '—', `batch sent → frame ${f1(coalesced.figures.byKind.all.p50)} / ${f1(coalesced.figures.byKind.all.p99)} ms (WS p99 ${f1(coalesced.figures.byKind.ws.p99)}); ${f1((cpuOf(coalesced.cpu, /^ceiling/) / coalesced.figures.frames) * 1e6)} µs CPU per frame`, `p99 ×${(coalesced.figures.byKind.all.p99 / c.p99).toFixed(2)} of uncoalesced`] as [string, string, string, string]] : []),
     ['memory per WS connection (RSS / heap)', `${kib(pm.wsRss)} / ${kib(pm.wsHeap)}`, `${kib(cm.wsRss)} / ${kib(cm.wsHeap)}`, `RSS ${ratio(pm.wsRss, cm.wsRss)}`],
     ['memory per SSE connection (RSS / heap)', `${kib(pm.sseRss)} / ${kib(pm.sseHeap)}`, `${kib(cm.sseRss)} / ${kib(cm.sseHeap)}`, `RSS ${ratio(pm.sseRss, cm.sseRss)}`],
-    ['CPU per delivered frame', `${f1(usPerFrame)} µs all of auditflow; ${f1(marginalUs)} µs above ingest alone (${r.product.baseCores.toFixed(2)} cores)`, `${f1(ceilUs)} µs paced, ${f1(ceilFloodUs)} µs flood`, `marginal ${ratio(marginalUs, ceilUs)}`],
+    ['CPU per delivered frame', `${f1(usPerFrame)} µs all of auditflow; ${f1(marginalUs)} µs above ingest alone (${f1(r.product.baseCpuPerRow * 1e6)} µs per row, ${r.product.baseCores.toFixed(2)} cores)`, `${f1(ceilUs)} µs paced, ${f1(ceilFloodUs)} µs flood`, `marginal ${ratio(marginalUs, ceilUs)}`],
     ['cores used (window)', `auditflow ${af.cores.toFixed(2)}, clients ${coresOf(r.product.cpu, /^clients/).toFixed(2)}, driver ${coresOf(r.product.cpu, /^bench/).toFixed(2)}; machine ${r.product.machine.busyCores.toFixed(2)} of 2`,
       `ceiling ${coresOf(paced.cpu, /^ceiling/).toFixed(2)}, clients ${coresOf(paced.cpu, /^clients/).toFixed(2)} (paced)`, ''],
     ['other work on the machine (window)', `${others(r.product.machine, r.product.cpu).toFixed(2)} cores`, `${others(paced.machine, paced.cpu).toFixed(2)} cores (paced)`, ''],

@@ -17,7 +17,8 @@
 //   5. auditflow stops; the window's rows' received_at are read from its store.
 //   6. The ceiling (./realtime-ceiling.ts): a bare ws server in its own process; the same clients
 //      in the same processes connect to it, and it replays the captured frames, batch by batch,
-//      paced as the product's were (latency) and back to back (deliveries/s).
+//      paced as the product's were (latency), back to back (deliveries/s), and paced with each
+//      socket's frames of a batch in one write (what coalescing would be worth).
 // The machine has 2 cores: auditflow, the client processes, the load generator and the ceiling
 // share them, and the figures say so.
 //
@@ -192,6 +193,8 @@ async function main(): Promise<void> {
     await sleep(500);
     const baseCpu = base.end();
     const baseCores = baseCpu.use[0]!.seconds / (baseRun.seconds + 0.5);
+    // Per row, not per second: with clients the same rows may take longer to get in.
+    const baseCpuPerRow = baseCpu.use[0]!.seconds / baseRun.rows;
     log(`  ${Math.round(baseRun.rate)} rows/s, 202 p50 ${baseRun.p50} ms p99 ${baseRun.p99} ms; auditflow ${baseCores.toFixed(2)} cores`);
     const mem0 = await productMemory(sys);
 
@@ -251,7 +254,7 @@ async function main(): Promise<void> {
     const receivedAt = new Float64Array(load.ids.length).fill(NaN);
     stored.ids.forEach((id, k) => { const g = index.get(id); if (g !== undefined) receivedAt[g] = stored.at[k]!; });
     const product = productFigures({ rec: measured.rec, plan, load, acked: run.acked, receivedAt, inserts: readInserts(insertsFile), pings: measured.pings });
-    report.product = { figures: product, ingest: run, cpu: use.use, machine: use.machine, baseCores, counters, stored: stored.ids.length, rows: load.ids.length, quietBefore: q.busyCores };
+    report.product = { figures: product, ingest: run, cpu: use.use, machine: use.machine, baseCores, baseCpuPerRow, counters, stored: stored.ids.length, rows: load.ids.length, quietBefore: q.busyCores };
     report.profile = profile;
 
     log(`— ceiling: a bare ws server in its own process, the same clients, the captured frames (${elapsed()})`);
@@ -274,17 +277,17 @@ async function main(): Promise<void> {
     await sleep(1000);
     const cprocs: Procs = { server: { pid: ceiling.pid, label: 'ceiling (bare ws)' }, workers };
     const ceilingRuns: Report['ceiling']['runs'] = [];
-    for (const paced of [true, false]) {
+    for (const [paced, coalesce] of [[true, false], [false, false], [true, true]] as const) {
       await eachWorker(workers, 'record', () => ({ marker: marker(load.tag), capture: false }));
       await quiet();
       const cc = cpuStart(cprocs);
-      const r = await ceiling.call<{ starts: number[]; sent: number; seconds: number }>('replay', { file: schedFile, paced });
+      const r = await ceiling.call<{ starts: number[]; sent: number; seconds: number }>('replay', { file: schedFile, paced, coalesce });
       const n = await drain(workers, cExpected);
       const cu = cc.end();
-      const d = await dump(workers, paced ? 'ceiling-paced' : 'ceiling-flood', false);
+      const d = await dump(workers, `ceiling-${paced ? 'paced' : 'flood'}${coalesce ? '-coalesced' : ''}`, false);
       const f = ceilingFigures(d.rec, plan, sched.batchOf, r.starts);
-      ceilingRuns.push({ paced, figures: f, cpu: cu.use, machine: cu.machine, sent: r.sent, recorded: n, expected: cExpected });
-      log(`  ${paced ? 'paced' : 'flood'}: ${n} of ${cExpected} frames, ${Math.round(f.framesPerSecond).toLocaleString('en-US')} frames/s, p50 ${f.byKind.all.p50} ms, p99 ${f.byKind.all.p99} ms`);
+      ceilingRuns.push({ paced, coalesce, figures: f, cpu: cu.use, machine: cu.machine, sent: r.sent, recorded: n, expected: cExpected });
+      log(`  ${paced ? 'paced' : 'flood'}${coalesce ? ', coalesced per socket' : ''}: ${n} of ${cExpected} frames, ${Math.round(f.framesPerSecond).toLocaleString('en-US')} frames/s, p50 ${f.byKind.all.p50} ms, p99 ${f.byKind.all.p99} ms`);
     }
     report.ceiling = { memory: { base: cm0, afterWs: cm1, afterSse: cm2 }, runs: ceilingRuns, rows: sched.rows, skipped: sched.skipped, batches: sched.batches.length };
     await eachWorker(workers, 'close');
