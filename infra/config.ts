@@ -43,6 +43,8 @@ export interface Config {
   };
   readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number; readonly tailBytes: number };
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
+  /** An export's parts (processors/export/part-writer.ts): a part ends at `rows` records or before `bytes` of uncompressed output, whichever comes first. */
+  readonly exportParts: { readonly rows: number; readonly bytes: number };
   /** The realtime edge (api/realtime/): SSE and the two WebSockets. */
   readonly realtime: {
     /** `: heartbeat` comments on SSE streams (the document's 30 s). */
@@ -72,6 +74,7 @@ const KNOWN_KEYS = new Set([
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
   'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
+  'EXPORT_PART_ROWS', 'EXPORT_PART_BYTES',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
   'SCAIKEY_WEBHOOK_SECRET', 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS',
   'EXPORT_SIGNING_KEY_FILE',
@@ -199,6 +202,12 @@ export function parseConfig(env: Env, role: Role): Config {
     ingest: {
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       maxEvents: int(env, 'INGEST_MAX_EVENTS', 100_000, 1, 10_000_000),
+    },
+    exportParts: {
+      // 1,000,000 rows: under a spreadsheet's 1,048,576-row sheet, so a CSV part opens whole.
+      rows: int(env, 'EXPORT_PART_ROWS', 1_000_000, 1, 1_000_000_000),
+      // 256 MiB of text: a part a reader downloads and checks on its own; at most 5 GiB, S3's single-PUT limit.
+      bytes: int(env, 'EXPORT_PART_BYTES', 256 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
     },
     realtime: {
       sseHeartbeatMs: int(env, 'SSE_HEARTBEAT_MS', 30_000, 100, 3_600_000),
