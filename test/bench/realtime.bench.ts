@@ -24,7 +24,8 @@
 //
 // Quick smoke run (~2 min, figures meaningless): BENCH_RT_WS=400 BENCH_RT_SSE=40 BENCH_RT_SECONDS=5
 // BENCH_RT_RATE=400 BENCH_QUIET_WAIT_MS=0 npm run bench:realtime. The real figures: the defaults
-// (10,000 + 1,000 clients, 30 s windows) on a quiet machine.
+// (10,000 + 1,000 clients, 30 s windows) on a quiet machine, ~5 min (it saturates both cores: check
+// the "other work on the machine" row — another process's load shows there, not in our figures).
 //
 // Settings (environment): BENCH_RT_WS (WebSocket clients, 10000), BENCH_RT_SSE (SSE clients, 1000),
 // BENCH_RT_SECONDS (measured window, 30), BENCH_RT_RATE (ingest rows/s, 1000), BENCH_RT_CHANGES
