@@ -14,7 +14,7 @@ export type SocketNotice =
   | { kind: 'user_deleted'; tenantId: string; userId: string };
 
 export function connectSockets(hub: SocketHub, feed: ReadableFeed, notices: EdgeNotices): () => void {
-  const offRows = feed.on('change_log', (rows) => {
+  const offRows = feed.on('change_log', (rows) => hub.corkedFanOut(() => {
     for (const row of rows) {
       let sync: string | undefined;
       let ui: string | null | undefined;
@@ -23,7 +23,7 @@ export function connectSockets(hub: SocketHub, feed: ReadableFeed, notices: Edge
         else if ((ui ??= uiChangeFrame(row)) !== null) hub.send(c, ui);
       }
     }
-  });
+  }));
   const offNotices = notices.subscribe((raw) => {
     const n = raw as unknown as SocketNotice;
     switch (n.kind) {
