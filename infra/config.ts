@@ -11,6 +11,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** Where the default secrets provider reads `<credentials_path>.json` for export destinations (infra/secrets/). */
+  readonly secretsDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
   readonly auth: {
     readonly jwtSecret: string | undefined;
@@ -65,7 +67,7 @@ export interface Config {
 type Env = Record<string, string | undefined>;
 
 const KNOWN_KEYS = new Set([
-  'AUDITFLOW_MODE', 'HOST', 'PORT', 'DATA_DIR', 'LOG_LEVEL',
+  'AUDITFLOW_MODE', 'HOST', 'PORT', 'DATA_DIR', 'SECRETS_DIR', 'LOG_LEVEL',
   'AUTH_JWT_SECRET', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE',
   'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_SESSION_TIMEOUT_MS', 'KAFKA_MAX_WAIT_MS',
   'KAFKA_TOPIC_AUDIT_EVENTS', 'KAFKA_TOPIC_CHANGES', 'KAFKA_TOPIC_DEAD_LETTERS', 'KAFKA_TOPIC_READABLE', 'SCHEMA_REGISTRY_URL',
@@ -156,12 +158,14 @@ export function parseConfig(env: Env, role: Role): Config {
   const database = str(env, 'CLICKHOUSE_DATABASE') ?? 'default';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) bad('CLICKHOUSE_DATABASE', 'must be an identifier');
 
+  const dataDir = str(env, 'DATA_DIR') ?? './data';
   const cfg: Config = {
     mode,
     role,
     host: str(env, 'HOST') ?? '127.0.0.1',
     port: int(env, 'PORT', 8080, 0, 65535),
-    dataDir: str(env, 'DATA_DIR') ?? './data',
+    dataDir,
+    secretsDir: str(env, 'SECRETS_DIR') ?? `${dataDir}/secrets`,
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const, 'info'),
     auth: { jwtSecret, jwksUrl, issuer: str(env, 'AUTH_ISSUER'), audience: str(env, 'AUTH_AUDIENCE') },
     kafka: {

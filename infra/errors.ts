@@ -36,6 +36,22 @@ export const ERROR_CATALOGUE = {
   WEBHOOK_TIMESTAMP_OUT_OF_RANGE: { status: 401, retriable: false },
   // No secret configured: refused, never accepted unsigned. Not retriable until an operator sets it.
   WEBHOOK_NOT_CONFIGURED: { status: 503, retriable: false },
+  // export destinations and their credentials (infra/objectstore/, infra/secrets/). Messages name the
+  // credentials path, the field and the destination, never a credential's value.
+  CREDENTIALS_PATH_INVALID: { status: 400, retriable: false },
+  CREDENTIALS_NOT_FOUND: { status: 400, retriable: false },
+  /** The credentials file is unreadable as settings, or lacks a field the destination needs (named). */
+  CREDENTIALS_INVALID: { status: 400, retriable: false },
+  /** A destination spec or object key the store cannot use (bad bucket name, a key leaving a local folder). */
+  DESTINATION_INVALID: { status: 400, retriable: false },
+  /** The bucket / container does not exist. */
+  DESTINATION_NOT_FOUND: { status: 400, retriable: false },
+  /** The destination refused the credentials (bad key, signature, or no permission). */
+  DESTINATION_AUTH_FAILED: { status: 400, retriable: false },
+  /** Network failure, timeout or a 5xx/throttling answer from the destination. */
+  DESTINATION_UNAVAILABLE: { status: 503, retriable: true },
+  /** An upload stopped because its body failed or was cancelled; nothing was left under the key. */
+  UPLOAD_ABORTED: { status: 503, retriable: true },
   // infrastructure
   LOG_UNAVAILABLE: { status: 503, retriable: true },
   STORE_UNAVAILABLE: { status: 503, retriable: true },
