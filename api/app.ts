@@ -13,6 +13,11 @@ import { dashboardRoutes } from './dashboard/dashboard-routes.ts';
 import { errorBodyOptions, installErrorBodies } from './error-bodies.ts';
 import { HighWater } from './query/high-water.ts';
 import { readApi } from './read-api.ts';
+import { exportApi } from './exports/export-api.ts';
+import type { ExportSigningKey } from '../infra/export-keys.ts';
+import { openObjectStore } from '../infra/objectstore/object-store.ts';
+import type { SecretsProvider } from '../infra/secrets/secrets-provider.ts';
+import type { AuditEvent } from '../schemas/event-model.ts';
 import type { EdgeNotices } from './realtime/edge-notices.ts';
 import type { ReadableFeed } from './realtime/readable-feed.ts';
 import { realtimeApi } from './realtime/realtime-api.ts';
@@ -36,6 +41,8 @@ export interface AppDeps {
   selfAudit?: SelfAudit | undefined;
   /** What the store sink wrote, when it runs in this process (embedded). */
   signal?: WriteSignal | undefined;
+  /** The export family (./exports/): credentials, the manifest key, how its audit events reach the log. */
+  exports?: { secrets: SecretsProvider; signingKey(): Promise<ExportSigningKey>; appendAudit(e: AuditEvent): Promise<void>; onQueued?: (() => void) | undefined } | undefined;
   /** The realtime edge's sources (SSE, WebSockets): what became readable, and the edge's notices. */
   realtime?: { feed: ReadableFeed; notices: EdgeNotices } | undefined;
   /** A pino logger; none: silent (tests). */
@@ -76,6 +83,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!selfAudit) throw new AuditflowError('INTERNAL', 'a role that serves reads records them: selfAudit is required');
     const highWater = new HighWater(store, deps.signal);
     await app.register(async (scope) => readApi(scope, { config: deps.config, auth, store, selfAudit, highWater }));
+    const ex = deps.exports;
+    if (ex) {
+      const checkCredentials = async (d: Parameters<typeof openObjectStore>[0]) => {
+        // Opening reads and checks the credentials without a network call: a bad one is a 400 now, not a failed job later.
+        await (await openObjectStore(d, { secrets: ex.secrets, dataDir: deps.config.dataDir })).close();
+      };
+      await app.register(async (scope) => exportApi(scope, { auth, store, highWater, checkCredentials, appendAudit: ex.appendAudit, onQueued: ex.onQueued, signingKey: ex.signingKey }));
+    }
     const rt = deps.realtime;
     if (rt) {
       const hub = new SocketHub({ heartbeatMs: deps.config.realtime.wsHeartbeatMs, sendBufferBytes: deps.config.realtime.sendBufferBytes });

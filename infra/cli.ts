@@ -4,6 +4,7 @@
 import { parseConfig, type Role } from './config.ts';
 import { isAuditflowError } from './errors.ts';
 import { startSystem } from './system.ts';
+import { runExportCommand } from './export-command.ts';
 import { runVerifyCommand } from './verify-command.ts';
 
 const ROLES: readonly Role[] = ['all', 'ingest', 'processor', 'api'];
@@ -15,6 +16,8 @@ const USAGE = `usage: auditflow [all|ingest|processor|api]
   processor  Kafka → ClickHouse store sink           (distributed: KAFKA_BROKERS, CLICKHOUSE_URL)
   api        read APIs over ClickHouse               (distributed: CLICKHOUSE_URL)
 
+  export --from --to --format --destination --bucket [...]
+             run an export on a running server, with progress (auditflow export --help)
   verify <manifest file or folder> [--public-key <PEM file>]
              check exports offline: signatures, parts, record counts, chains (auditflow verify --help)
 
@@ -24,6 +27,10 @@ export async function main(argv: string[]): Promise<void> {
   const arg = argv[0] ?? 'all';
   if (arg === '--help' || arg === '-h' || arg === 'help') {
     console.log(USAGE);
+    return;
+  }
+  if (arg === 'export') {
+    process.exitCode = await runExportCommand(argv.slice(1));
     return;
   }
   if (arg === 'verify') {

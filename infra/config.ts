@@ -47,6 +47,19 @@ export interface Config {
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
   /** An export's parts (processors/export/part-writer.ts): a part ends at `rows` records or before `bytes` of uncompressed output, whichever comes first. */
   readonly exportParts: { readonly rows: number; readonly bytes: number };
+  /** Export workers and schedules (processors/export/). */
+  readonly exports: {
+    /** Jobs one process runs at once. */
+    readonly concurrency: number;
+    /** Rows per store read (a keyset page): bounds memory and how long one read holds chDB. */
+    readonly pageRows: number;
+    /** How often an idle worker looks for queued jobs (a job queued in this process starts at once). */
+    readonly pollMs: number;
+    /** A scheduled window is exported this long after it ends, so events that arrive late are in it. */
+    readonly scheduleDelayMs: number;
+    /** A running job's lease: a worker that died is replaced this long after its last progress write. */
+    readonly leaseMs: number;
+  };
   /** The realtime edge (api/realtime/): SSE and the two WebSockets. */
   readonly realtime: {
     /** `: heartbeat` comments on SSE streams (the document's 30 s). */
@@ -76,7 +89,7 @@ const KNOWN_KEYS = new Set([
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
   'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
-  'EXPORT_PART_ROWS', 'EXPORT_PART_BYTES',
+  'EXPORT_PART_ROWS', 'EXPORT_PART_BYTES', 'EXPORT_CONCURRENCY', 'EXPORT_PAGE_ROWS', 'EXPORT_POLL_MS', 'EXPORT_SCHEDULE_DELAY_MS', 'EXPORT_LEASE_MS',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
   'SCAIKEY_WEBHOOK_SECRET', 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS',
   'EXPORT_SIGNING_KEY_FILE',
@@ -212,6 +225,15 @@ export function parseConfig(env: Env, role: Role): Config {
       rows: int(env, 'EXPORT_PART_ROWS', 1_000_000, 1, 1_000_000_000),
       // 256 MiB of text: a part a reader downloads and checks on its own; at most 5 GiB, S3's single-PUT limit.
       bytes: int(env, 'EXPORT_PART_BYTES', 256 * 1024 * 1024, 1024, 5 * 1024 * 1024 * 1024),
+    },
+    exports: {
+      concurrency: int(env, 'EXPORT_CONCURRENCY', 2, 1, 64),
+      // ~15 MB of rows per read; a chDB read of it takes ~0.1 s, so the sink and the API get the engine between pages.
+      pageRows: int(env, 'EXPORT_PAGE_ROWS', 20_000, 100, 1_000_000),
+      pollMs: int(env, 'EXPORT_POLL_MS', 2_000, 50, 600_000),
+      scheduleDelayMs: int(env, 'EXPORT_SCHEDULE_DELAY_MS', 60_000, 0, 86_400_000),
+      // Well above the progress interval (2 s) and a slow part upload's stall.
+      leaseMs: int(env, 'EXPORT_LEASE_MS', 60_000, 1_000, 3_600_000),
     },
     realtime: {
       sseHeartbeatMs: int(env, 'SSE_HEARTBEAT_MS', 30_000, 100, 3_600_000),

@@ -29,6 +29,12 @@ export const ERROR_CATALOGUE = {
   QUERY_INVALID: { status: 400, retriable: false },
   CURSOR_INVALID: { status: 400, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
+  /** Cancelling an export that already completed or failed (api/exports/). */
+  EXPORT_FINISHED: { status: 409, retriable: false },
+  /** Retrying an export that did not fail. */
+  EXPORT_NOT_FAILED: { status: 409, retriable: false },
+  /** An export wrote fewer or more rows than its query holds (never expected; the job fails rather than pass it off as complete). */
+  EXPORT_INCOMPLETE: { status: 500, retriable: true },
   RATE_LIMITED: { status: 429, retriable: true },
   // inbound webhooks (api/webhooks/): the sender signs the body instead of sending a token
   WEBHOOK_SIGNATURE_MISSING: { status: 401, retriable: false },

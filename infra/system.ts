@@ -13,6 +13,8 @@ import { EdgeNotices } from '../api/realtime/edge-notices.ts';
 import { ReadableFeed } from '../api/realtime/readable-feed.ts';
 import { ReadablePublisher, ReadableTopicReader } from '../processors/readable-topic.ts';
 import { WriteSignal } from '../processors/write-signal.ts';
+import type { ExportWorker } from '../processors/export/export-worker.ts';
+import { exportServices, startExportWorker } from './export-services.ts';
 import { avroCodec, jsonCodec, type MessageCodec } from '../schemas/message-codec.ts';
 import { createAuthenticator, issueToken } from './auth/jwt.ts';
 import type { Config } from './config.ts';
@@ -207,6 +209,15 @@ export async function startSystem(
       }
     }
 
+    // Exports: the API queues them, the workers run beside the sink (they read the store).
+    const exports = store && producer ? exportServices(config, producer, codec) : undefined;
+    let exportWorker: ExportWorker | null = null;
+    if (needsSink && store && exports) {
+      const w = startExportWorker(config, store, exports, signal, logger);
+      exportWorker = w;
+      cleanups.push(() => w.stop());
+    }
+
     let app: FastifyInstance;
     if (needsApp) {
       const auth = createAuthenticator({ ...config.auth, jwtSecret });
@@ -227,6 +238,7 @@ export async function startSystem(
       app = await buildApp({
         config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined,
         selfAudit, signal: needsSink ? signal : undefined, realtime, logger: logger.child({ component: 'http' }),
+        exports: exports ? { ...exports, onQueued: exportWorker ? () => exportWorker?.nudge() : undefined } : undefined,
         service: { metrics, producer: producer ?? undefined },
         // ScaiKey's webhooks, wherever reads are served; onUserDeleted: the realtime edge closes the user's sockets.
         webhooks: store && producer ? {
