@@ -16,6 +16,8 @@ import { openObjectStore, type DestinationSpec } from '../infra/objectstore/obje
 import { FileSecretsProvider } from '../infra/secrets/secrets-provider.ts';
 import { ExportJobs, type ExportDestination, type ExportJob } from '../processors/export/export-jobs.ts';
 import { ExportWorker } from '../processors/export/export-worker.ts';
+import { ExportScheduler } from '../processors/export/export-scheduler.ts';
+import { ExportSchedules } from '../processors/export/export-schedules.ts';
 import { verifyExport } from '../processors/export/verify-export.ts';
 import { newTenant, startStores, type HarnessStore, type Stores } from './support/read-api-harness.ts';
 import { startAzurite, type Azurite } from './support/azurite.ts';
@@ -106,6 +108,30 @@ describe.each([
     const dir = await download(destination, done);
     const report = await verifyExport(dir, { publicKeyPem: (await loadExportSigningKey(keySettings)).publicKeyPem });
     expect(report.problems, JSON.stringify(report.problems)).toEqual([]);
+  }, 120_000);
+});
+
+describe('a schedule', () => {
+  it('runs its windows in order, each manifest naming the one before: the chain verifies', async () => {
+    let now = Date.parse('2026-03-01T00:00:30Z');
+    const clock = () => now;
+    const schedules = new ExportSchedules(h.store, clock);
+    const s = await schedules.save({
+      tenantId: tenant, scheduleId: `sch_${Date.now().toString(36)}`, cron: '0 */6 * * *', window: 'previous_day',
+      output: { format: 'jsonl', compression: 'gzip', filters: {}, destination: { type: 'local', bucket: 'exports', prefix: 'daily' } },
+      createdAt: new Date(now).toISOString(), lastWindowEnd: null, deleted: false,
+    });
+    now = Date.parse('2026-03-01T18:30:00Z');
+    const queued = await new ExportScheduler(deps(), { delayMs: 0, everyMs: 0, log: { warn: () => undefined } }, clock).tick(true);
+    expect(queued).toHaveLength(3);
+    worker.nudge();
+    const runs = await Promise.all(queued.map((id) => ended({ tenantId: tenant, exportId: id } as ExportJob)));
+    expect(runs.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+    expect(runs.map((r) => r.scheduleId)).toEqual([s.scheduleId, s.scheduleId, s.scheduleId]);
+    const report = await verifyExport(path.join(dataDir, 'exports', 'exports', 'daily'), { publicKeyPem: (await loadExportSigningKey(keySettings)).publicKeyPem });
+    expect(report.problems, JSON.stringify(report.problems)).toEqual([]);
+    // Chained: the second and third name their predecessor's manifest.
+    expect(runs[0]!.progress.manifest_sha256).toMatch(/^[0-9a-f]{64}$/);
   }, 120_000);
 });
 

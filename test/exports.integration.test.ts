@@ -143,6 +143,25 @@ describe('exports (embedded, local destination)', () => {
     expect(usage.code).toBe(2);
   });
 
+  it('manages export schedules: a bad cron is 400, a good one is listed, shown and deleted', async () => {
+    const dest = { type: 'local', bucket: 'audit-bucket', prefix: 'sched' };
+    const bad = await api('POST', '/v1/audit/export-schedules', { cron: '*/5 * * *', window: 'previous_hour', format: 'jsonl', destination: dest });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.map((d: { path: string }) => d.path)).toContain('/cron');
+    const badWindow = await api('POST', '/v1/audit/export-schedules', { cron: '0 * * * *', window: 'previous_week', format: 'jsonl', destination: dest });
+    expect(badWindow.body.details.map((d: { path: string }) => d.path)).toContain('/window');
+    const created = await api('POST', '/v1/audit/export-schedules', { cron: '0 * * * *', window: 'previous_hour', format: 'csv', compression: 'gzip', filters: { action: 'read' }, destination: dest });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ schedule_id: expect.stringMatching(/^sch_/), cron: '0 * * * *', window: 'previous_hour', format: 'csv', last_window_end: null, next_run_at: expect.stringMatching(/:00:00\.000Z$/) });
+    const id = created.body.schedule_id as string;
+    expect((await api('GET', '/v1/audit/export-schedules')).body.schedules.map((x: { schedule_id: string }) => x.schedule_id)).toContain(id);
+    expect((await api('GET', `/v1/audit/export-schedules/${id}`)).body.filters).toEqual({ action: 'read' });
+    const other = await topo.token(`${tenant}_other`, 'audit:export');
+    expect((await api('GET', `/v1/audit/export-schedules/${id}`, undefined, other)).status).toBe(404);
+    expect((await api('DELETE', `/v1/audit/export-schedules/${id}`)).status).toBe(204);
+    expect((await api('GET', `/v1/audit/export-schedules/${id}`)).status).toBe(404);
+  });
+
   it('cancels an export; a finished one cannot be', async () => {
     const created = await api('POST', '/v1/audit/export', { from, to, format: 'jsonl', destination: { type: 'local', bucket: 'audit-bucket', prefix: 'cancel' } });
     const c = await api('POST', `/v1/audit/exports/${created.body.export_id}/cancel`);

@@ -165,13 +165,15 @@ export class ExportJobs {
 
   /**
    * Jobs a worker may take: queued, or running with an expired lease (its worker died), and
-   * cancel requests to finish. Across tenants: the workers serve every tenant.
+   * cancel requests to finish, oldest first. Across tenants: the workers serve every tenant.
+   * Ties (a schedule's catch-up queues several windows in one millisecond) go by export id, which
+   * for a schedule's runs is the window's end (./export-schedules.ts windowExportId).
    */
   async claimable(limit: number): Promise<ExportJob[]> {
     const rows = await this.store.query<JobRow>(
       `SELECT ${COLUMNS} FROM export_jobs FINAL
        WHERE status = 'queued' OR (status = 'running' AND lease_until < {now:DateTime64(3, 'UTC')})
-       ORDER BY created_at LIMIT {limit:UInt32}`,
+       ORDER BY created_at, export_id LIMIT {limit:UInt32}`,
       { now: chTime(new Date(this.now()).toISOString()), limit },
     );
     return rows.map(fromRow);

@@ -60,7 +60,8 @@ export function dueTimes(cron: Cron, after: number, upTo: number, max: number): 
 
 /** A window's export id: the same for the same schedule and scheduled time, wherever it is queued. */
 export function windowExportId(scheduleId: string, windowEndMs: number): string {
-  return `exp_${scheduleId.replace(/^sch_/, '')}_${windowEndMs.toString(36)}`;
+  // Fixed width, so the ids of a schedule's runs sort as their windows do.
+  return `exp_${scheduleId.replace(/^sch_/, '')}_${windowEndMs.toString(36).padStart(9, '0')}`;
 }
 
 function fromRow(r: ScheduleRow): ExportSchedule {

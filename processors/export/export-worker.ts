@@ -165,7 +165,8 @@ export class ExportWorker {
   private async previousManifest(job: ExportJob): Promise<string | null> {
     if (job.scheduleId === null) return null;
     const runs = await this.jobs.list(job.tenantId, { limit: 1000, scheduleId: job.scheduleId });
-    const before = runs.filter((r) => r.status === 'completed' && r.spec.to <= job.spec.from).sort((a, b) => (a.spec.to < b.spec.to ? 1 : -1));
+    // By window end: a schedule's windows may overlap (a daily window every six hours).
+    const before = runs.filter((r) => r.status === 'completed' && Date.parse(r.spec.to) < Date.parse(job.spec.to)).sort((a, b) => Date.parse(b.spec.to) - Date.parse(a.spec.to));
     return before[0]?.progress.manifest_sha256 ?? null;
   }
 
