@@ -141,6 +141,12 @@ describe('exports (embedded, local destination)', () => {
     expect(bad.err).toContain('/format');
     const usage = await run(['--from', from]);
     expect(usage.code).toBe(2);
+    // In a terminal (a pty from util-linux's script(1)): the progress bar with rate and ETA.
+    const args = ['bin/auditflow.js', 'export', '--from', from, '--to', to, '--format', 'csv', '--destination', 'local', '--bucket', 'audit-bucket', '--prefix', 'tty'];
+    const tty = spawnSync('script', ['-qec', [process.execPath, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { env: { ...process.env, AUDITFLOW_URL: topo.apiUrl(), AUDITFLOW_TOKEN: token }, encoding: 'utf8' });
+    expect(tty.status, tty.stdout + tty.stderr).toBe(0);
+    expect(tty.stdout).toMatch(/\[[#-]{24}\] +\d+% [\d,]+\/[\d,]+ records +[\d,]+ rec\/s +ETA \d+/);
+    expect(tty.stdout).toMatch(/completed: \d+ records/);
   });
 
   it('manages export schedules: a bad cron is 400, a good one is listed, shown and deleted', async () => {
