@@ -59,7 +59,10 @@ export async function main(argv: string[]): Promise<void> {
   if (c.mode === 'embedded') console.log(`data directory: ${c.dataDir}`);
   if (system.startupToken) {
     console.log(`admin token (tenant "default", every scope; secret kept in ${c.dataDir}/auth-secret):\n${system.startupToken}`);
-    if (system.url) console.log(`try: curl -H "Authorization: Bearer $TOKEN" ${system.url}/v1/audit/logs`);
+    if (system.url) {
+      console.log(`try: curl -H "Authorization: Bearer $TOKEN" ${system.url}/v1/audit/logs`);
+      console.log(`dashboard: ${system.url}/#token=${system.startupToken}`);
+    }
   }
   const shutdown = (signal: string) => {
     console.log(`auditflow: ${signal}, draining`);
