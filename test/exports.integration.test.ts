@@ -90,7 +90,14 @@ describe('exports (embedded, local destination)', () => {
   });
 
   it('records export_created in the audit log, lists exports newest first, publishes the key', async () => {
-    const logs = await getAllLogs(topo.apiUrl(), token, { action: 'export_created' });
+    // Its own two exports, so the test stands alone.
+    for (const prefix of ['list-a', 'list-b']) {
+      expect((await api('POST', '/v1/audit/export', { from, to, format: 'jsonl', destination: { type: 'local', bucket: 'audit-bucket', prefix } })).status).toBe(202);
+    }
+    const logs = await until(async () => {
+      const l = await getAllLogs(topo.apiUrl(), token, { action: 'export_created' });
+      return l.length >= 2 ? l : undefined;
+    }, 30_000, 'export_created readable');
     expect(logs.length).toBeGreaterThanOrEqual(2);
     const list = await api('GET', '/v1/audit/exports?limit=1');
     expect(list.status).toBe(200);
@@ -103,6 +110,7 @@ describe('exports (embedded, local destination)', () => {
   });
 
   it('refuses bad bodies with details, unknown credentials before queueing, and other scopes', async () => {
+    expect((await api('POST', '/v1/audit/export', { from, to, format: 'jsonl', destination: { type: 'local', bucket: 'audit-bucket', prefix: 'mine' } })).status).toBe(202);
     const bad = await api('POST', '/v1/audit/export', { from: 'yesterday', format: 'xml', filters: { action: 5, bogus: 'x' }, destination: { type: 'ftp' }, extra: 1 });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('VALIDATION_FAILED');
