@@ -30,7 +30,8 @@
 //   BENCH_EXPORT_ROWS=200000 BENCH_QUIET_WAIT_MS=0 npm run bench:export
 // Full run: npm run bench:export on a quiet machine. 10M rows took 42 min on 2 vCPUs (each
 // export pass ~3 min at ~55k rows/s, plus the two profiled passes), after a preload of ~7.5 min
-// (BENCH_EXPORT_CACHE keeps it: later runs copy the store in seconds); ~5 GB of temporary disk.
+// (BENCH_EXPORT_CACHE keeps it: later runs copy the store in seconds); up to ~7 GB of temporary
+// disk (the store copy and one plain JSONL export at a time).
 //
 // Settings (environment): BENCH_EXPORT_ROWS (10000000), BENCH_EXPORT_SCENARIOS (comma-separated
 // substrings of pass names; the raw reads always run), BENCH_EXPORT_PROFILE (a pass-name substring:
