@@ -210,7 +210,7 @@ async function pass(i: ExportPassInput): Promise<ExportPassResult> {
     let profile: string | undefined;
     if (session && i.profileDir) {
       const { profile: p } = await session.post('Profiler.stop');
-      profile = path.join(i.profileDir, `${i.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.cpuprofile`);
+      profile = path.join(i.profileDir, `${i.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase()}.cpuprofile`);
       writeFileSync(profile, JSON.stringify(p));
       session.disconnect();
     }
