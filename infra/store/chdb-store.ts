@@ -30,27 +30,23 @@ export class ChdbStore implements Store {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: QueryParams = {}): Promise<T[]> {
-    let bytes: Buffer;
+    return decodeRows<T>(await this.resultBytes(sql, params));
+  }
+
+  /** A SELECT's whole JSONEachRow result as bytes (shared by query and stream). */
+  private async resultBytes(sql: string, params: QueryParams): Promise<Buffer> {
     try {
       const res = await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
       const b = res.bytes();
-      bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     } catch (e) {
       throw new AuditflowError('STORE_QUERY_FAILED', `query failed: ${(e as Error).message}`, { cause: e });
     }
-    return decodeRows<T>(bytes);
   }
 
   async *stream(sql: string, params: QueryParams = {}, opts: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
     opts.signal?.throwIfAborted();
-    let bytes: Buffer;
-    try {
-      const res = await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
-      const b = res.bytes();
-      bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    } catch (e) {
-      throw new AuditflowError('STORE_QUERY_FAILED', `query failed: ${(e as Error).message}`, { cause: e });
-    }
+    const bytes = await this.resultBytes(sql, params);
     for (let at = 0; at < bytes.length; at += STREAM_SLICE_BYTES) {
       opts.signal?.throwIfAborted();
       yield bytes.subarray(at, Math.min(bytes.length, at + STREAM_SLICE_BYTES));
