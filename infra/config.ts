@@ -2,7 +2,7 @@
 // A bad or missing setting stops start-up with a message naming the setting.
 import { AuditflowError } from './errors.ts';
 
-export type Role = 'all' | 'ingest' | 'processor' | 'api';
+export type Role = 'all' | 'ingest' | 'processor' | 'api' | 'forwarder';
 export type Mode = 'embedded' | 'distributed';
 
 export interface Config {
@@ -60,6 +60,23 @@ export interface Config {
     /** A running job's lease: a worker that died is replaced this long after its last progress write. */
     readonly leaseMs: number;
   };
+  /** SIEM forwarders (processors/siem/, infra/siem/forwarder-service.ts). */
+  readonly siem: {
+    /** A destination's batch ends at this many events, bytes or ms, whichever comes first. */
+    readonly batchEvents: number;
+    readonly batchBytes: number;
+    readonly batchMs: number;
+    /** How often a forwarder looks at the destinations (and writes their health). */
+    readonly pollMs: number;
+    /** One delivery attempt's time limit. */
+    readonly timeoutMs: number;
+    /** Retries: exponential with jitter from retryBaseMs up to retryMaxMs, for as long as it takes. */
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    /** Stored events per replay page, and a replay's lease (a worker that died is replaced after it). */
+    readonly replayPageRows: number;
+    readonly replayLeaseMs: number;
+  };
   /** The realtime edge (api/realtime/): SSE and the two WebSockets. */
   readonly realtime: {
     /** `: heartbeat` comments on SSE streams (the document's 30 s). */
@@ -93,6 +110,8 @@ const KNOWN_KEYS = new Set([
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
   'SCAIKEY_WEBHOOK_SECRET', 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS',
   'EXPORT_SIGNING_KEY_FILE',
+  'SIEM_BATCH_EVENTS', 'SIEM_BATCH_BYTES', 'SIEM_BATCH_MS', 'SIEM_POLL_MS', 'SIEM_TIMEOUT_MS', 'SIEM_RETRY_BASE_MS', 'SIEM_RETRY_MAX_MS',
+  'SIEM_REPLAY_PAGE_ROWS', 'SIEM_REPLAY_LEASE_MS',
 ]);
 
 function bad(key: string, why: string): never {
@@ -234,6 +253,18 @@ export function parseConfig(env: Env, role: Role): Config {
       scheduleDelayMs: int(env, 'EXPORT_SCHEDULE_DELAY_MS', 60_000, 0, 86_400_000),
       // Well above the progress interval (2 s) and a slow part upload's stall.
       leaseMs: int(env, 'EXPORT_LEASE_MS', 60_000, 1_000, 3_600_000),
+    },
+    siem: {
+      // 500 events ≈ 400 KB: within Splunk HEC's default max_content_length (1 MB) and webhook receivers' usual body limits.
+      batchEvents: int(env, 'SIEM_BATCH_EVENTS', 500, 1, 100_000),
+      batchBytes: int(env, 'SIEM_BATCH_BYTES', 800 * 1024, 1024, 64 * 1024 * 1024),
+      batchMs: int(env, 'SIEM_BATCH_MS', 200, 1, 60_000),
+      pollMs: int(env, 'SIEM_POLL_MS', 2_000, 50, 600_000),
+      timeoutMs: int(env, 'SIEM_TIMEOUT_MS', 10_000, 100, 600_000),
+      retryBaseMs: int(env, 'SIEM_RETRY_BASE_MS', 500, 1, 600_000),
+      retryMaxMs: int(env, 'SIEM_RETRY_MAX_MS', 60_000, 1, 3_600_000),
+      replayPageRows: int(env, 'SIEM_REPLAY_PAGE_ROWS', 500, 1, 100_000),
+      replayLeaseMs: int(env, 'SIEM_REPLAY_LEASE_MS', 60_000, 1_000, 3_600_000),
     },
     realtime: {
       sseHeartbeatMs: int(env, 'SSE_HEARTBEAT_MS', 30_000, 100, 3_600_000),

@@ -148,11 +148,41 @@ export class Metrics {
     mirroredCounter(r, 'auditflow_realtime_feed_healed_total', 'Rows the feed fetched from the store because their readable record was lost', () => v.feed.healed);
   }
 
+  /**
+   * SIEM forwarding, per destination held by this process: lag (summed over its partitions, the
+   * seconds maxed) and the cumulative counters the health endpoint reports.
+   */
+  watchForwarders(v: ForwardersView): void {
+    const r = this.registry;
+    const labelNames = ['destination', 'type'] as const;
+    const each = (fn: (labels: { destination: string; type: string }, sum: (k: 'lagEvents' | 'lagSeconds' | 'delivered' | 'deadLettered') => number, max: (k: 'lagSeconds') => number, retries: number) => void) => {
+      for (const d of v.views()) {
+        const sum = (k: 'lagEvents' | 'lagSeconds' | 'delivered' | 'deadLettered') => d.reports.reduce((a, x) => a + x[k], 0);
+        const max = (k: 'lagSeconds') => d.reports.reduce((a, x) => Math.max(a, x[k]), 0);
+        fn({ destination: d.destinationId, type: d.type }, sum, max, d.retries);
+      }
+    };
+    const gauge = (name: string, help: string, read: (sum: (k: 'lagEvents' | 'delivered' | 'deadLettered') => number, max: (k: 'lagSeconds') => number) => number) =>
+      new Gauge({ name, help, labelNames, registers: [r], collect() { this.reset(); each((l, sum, max) => this.set(l, read(sum, max))); } });
+    const counter = (name: string, help: string, read: (sum: (k: 'delivered' | 'deadLettered') => number, retries: number) => number) =>
+      new Counter({ name, help, labelNames, registers: [r], collect() { this.reset(); each((l, sum, _max, retries) => this.inc(l, read(sum, retries))); } });
+    gauge('auditflow_siem_lag_events', 'Events in the log not yet delivered to the destination', (sum) => sum('lagEvents'));
+    gauge('auditflow_siem_lag_seconds', 'Age of the oldest event not yet delivered to the destination', (_sum, max) => max('lagSeconds'));
+    counter('auditflow_siem_delivered_events_total', 'Events the destination accepted', (sum) => sum('delivered'));
+    counter('auditflow_siem_dead_lettered_events_total', 'Events the destination refused, kept in its dead letters', (sum) => sum('deadLettered'));
+    counter('auditflow_siem_retries_total', 'Delivery attempts retried (5xx, 429, timeouts, connection errors) since the process started', (_sum, retries) => retries);
+  }
+
   /** The processor's readable-topic publisher (distributed). */
   watchReadablePublisher(stats: { produced: number; dropped: number }): void {
     mirroredCounter(this.registry, 'auditflow_readable_published_total', 'Inserted batches produced to the readable topic', () => stats.produced);
     mirroredCounter(this.registry, 'auditflow_readable_dropped_total', 'Inserted batches not produced to the readable topic (API nodes heal them from the store)', () => stats.dropped);
   }
+}
+
+/** The SIEM forwarders of this process (infra/siem/forwarder-service.ts), labelled by destination. */
+export interface ForwardersView {
+  views(): { destinationId: string; type: string; retries: number; reports: { lagEvents: number; lagSeconds: number; delivered: number; deadLettered: number }[] }[];
 }
 
 export interface RealtimeView {

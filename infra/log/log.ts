@@ -52,4 +52,88 @@ export interface LogConsumer {
   /** Commit `nextOffset` (the offset of the next message to read) for a partition. */
   commit(topic: string, partition: number, nextOffset: bigint): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Resolves once the consumer has stopped; rejects with what stopped it for good — among others
+   * LOG_POSITION_OUT_OF_RETENTION (below), so its owner learns it rather than reading on past a gap.
+   */
+  done(): Promise<void>;
+}
+
+/**
+ * What a consumer does when its group's position (its committed offset at assignment, or its
+ * read position later) is below the earliest offset the log still holds — the records in between
+ * are gone. Either way the event is counted (RetentionStats, by group) and the records lost named.
+ *  - 'stop' (the default): nothing more is handed to the handler and done() rejects with
+ *    LOG_POSITION_OUT_OF_RETENTION naming group, topic, partition, position and earliest offset;
+ *    the owner decides (e.g. LogAdmin.setCommitted to the earliest offset, then run a new consumer).
+ *  - 'continue': read on from the earliest retained offset (Kafka's auto.offset.reset=earliest),
+ *    for consumers that tolerate the loss (the store sink counts its own offset gaps).
+ */
+export type OutOfRetentionPolicy = 'stop' | 'continue';
+
+/** A group's position found below the earliest retained offset of a partition. */
+export interface PositionOutOfRetention {
+  group: string;
+  topic: string;
+  partition: number;
+  /** The next offset the group would have read. */
+  position: bigint;
+  /** The earliest offset the partition still holds (records in [position, earliest) are gone). */
+  earliest: bigint;
+}
+
+/** Offsets per partition of one topic. */
+export type PartitionOffsets = Map<number, bigint>;
+
+/**
+ * Group positions and partition bounds, for consumers that manage their own start (each SIEM
+ * destination is a group `auditflow-siem-<id>`). Implemented by both logs: EmbeddedLogAdmin
+ * (committed.<group> files) and KafkaLogAdmin (the group coordinator, ListOffsets, Fetch).
+ */
+export interface LogAdmin {
+  /** The group's committed next offset per partition of the topic; null where it never committed. */
+  committed(group: string, topic: string): Promise<Map<number, bigint | null>>;
+  /**
+   * Sets the group's committed offsets for the given partitions (others unchanged). Only while the
+   * group has no running member — otherwise LOG_GROUP_ACTIVE (a running member would overwrite it
+   * with its next commit, or read on from where it is). An offset past the partition's end is refused.
+   */
+  setCommitted(group: string, topic: string, offsets: ReadonlyMap<number, bigint>): Promise<void>;
+  /**
+   * Forgets the group's committed offsets on every topic (embedded: its committed files, so it no
+   * longer holds back retention). Only while it has no running member (LOG_GROUP_ACTIVE). A group
+   * that does not exist is not an error.
+   */
+  deleteGroup(group: string): Promise<void>;
+  /** The earliest offset each partition still holds. */
+  earliest(topic: string): Promise<PartitionOffsets>;
+  /** One past the last readable offset of each partition (the durable end / high watermark). */
+  end(topic: string): Promise<PartitionOffsets>;
+  /** Per partition, the first offset whose record's timestamp is >= epochMs, or the end when none is. */
+  offsetsForTime(topic: string, epochMs: number): Promise<PartitionOffsets>;
+  /**
+   * The partitions where the group's committed offset is below the earliest retained offset (a
+   * check before starting a consumer; it counts nothing — the consumer counts what it meets).
+   */
+  outOfRetention(group: string, topic: string): Promise<PositionOutOfRetention[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A consumer group's positions and the log's bounds, for consumers whose position is set from
+ * outside (a SIEM destination's `start`) and for lag. Both logs implement it.
+ */
+export interface LogAdmin {
+  /** The group's committed next offset per partition (null: none yet). */
+  committed(group: string, topic: string): Promise<(bigint | null)[]>;
+  /** Sets the group's next offsets (only while the group has no running member). */
+  setCommitted(group: string, topic: string, offsets: readonly bigint[]): Promise<void>;
+  /** Forgets the group (it stops pinning the embedded log's retention). */
+  deleteGroup(group: string): Promise<void>;
+  /** The earliest retained offset per partition. */
+  earliest(topic: string): Promise<bigint[]>;
+  /** The end (next offset to be written) per partition. */
+  end(topic: string): Promise<bigint[]>;
+  /** Per partition, the first offset whose record timestamp is >= epochMs (the end if none). */
+  offsetsForTime(topic: string, epochMs: number): Promise<bigint[]>;
 }
