@@ -14,6 +14,7 @@ import { errorBodyOptions, installErrorBodies } from './error-bodies.ts';
 import { HighWater } from './query/high-water.ts';
 import { readApi } from './read-api.ts';
 import { exportApi } from './exports/export-api.ts';
+import { siemApi, type SiemApiDeps } from './siem/siem-api.ts';
 import type { ExportSigningKey } from '../infra/export-keys.ts';
 import { openObjectStore } from '../infra/objectstore/object-store.ts';
 import type { SecretsProvider } from '../infra/secrets/secrets-provider.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   signal?: WriteSignal | undefined;
   /** The export family (./exports/): credentials, the manifest key, how its audit events reach the log. */
   exports?: { secrets: SecretsProvider; signingKey(): Promise<ExportSigningKey>; appendAudit(e: AuditEvent): Promise<void>; onQueued?: (() => void) | undefined } | undefined;
+  /** The SIEM destinations family (./siem/): how its audit events reach the log, the sender for test sends and redrives. */
+  siem?: Pick<SiemApiDeps, 'appendAudit' | 'senderFor' | 'onChanged' | 'sendTimeoutMs'> | undefined;
   /** The realtime edge's sources (SSE, WebSockets): what became readable, and the edge's notices. */
   realtime?: { feed: ReadableFeed; notices: EdgeNotices } | undefined;
   /** A pino logger; none: silent (tests). */
@@ -91,6 +94,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       };
       await app.register(async (scope) => exportApi(scope, { auth, store, highWater, checkCredentials, appendAudit: ex.appendAudit, onQueued: ex.onQueued, signingKey: ex.signingKey }));
     }
+    const siem = deps.siem;
+    if (siem) await app.register(async (scope) => siemApi(scope, { ...siem, auth, store, highWater, selfAudit }));
     const rt = deps.realtime;
     if (rt) {
       const hub = new SocketHub({ heartbeatMs: deps.config.realtime.wsHeartbeatMs, sendBufferBytes: deps.config.realtime.sendBufferBytes });

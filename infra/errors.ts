@@ -35,6 +35,10 @@ export const ERROR_CATALOGUE = {
   EXPORT_NOT_FAILED: { status: 409, retriable: false },
   /** An export wrote fewer or more rows than its query holds (never expected; the job fails rather than pass it off as complete). */
   EXPORT_INCOMPLETE: { status: 500, retriable: true },
+  /** Redriving dead letters of a paused destination (api/siem/): resume it first. */
+  SIEM_DESTINATION_PAUSED: { status: 409, retriable: false },
+  /** A redrive of the destination's dead letters is already running in this process. */
+  SIEM_REDRIVE_RUNNING: { status: 409, retriable: true },
   RATE_LIMITED: { status: 429, retriable: true },
   // inbound webhooks (api/webhooks/): the sender signs the body instead of sending a token
   WEBHOOK_SIGNATURE_MISSING: { status: 401, retriable: false },
