@@ -25,6 +25,7 @@ import { Metrics, type EndOffsets } from './metrics.ts';
 import { ChdbStore } from './store/chdb-store.ts';
 import { ClickHouseHttpStore } from './store/clickhouse-http-store.ts';
 import { migrate } from './store/migrations.ts';
+import { createSender } from './siem/sender-factory.ts';
 import type { Store } from './store/store.ts';
 
 export interface RunningSystem {
@@ -239,6 +240,8 @@ export async function startSystem(
         config, auth, producer: role === 'api' ? undefined : producer ?? undefined, codec, store: store ?? undefined,
         selfAudit, signal: needsSink ? signal : undefined, realtime, logger: logger.child({ component: 'http' }),
         exports: exports ? { ...exports, onQueued: exportWorker ? () => exportWorker?.nudge() : undefined } : undefined,
+        // The SIEM destinations API: its audit events go the exports' way; test sends and redrives use the real senders.
+        siem: exports ? { appendAudit: exports.appendAudit, senderFor: (d, o) => createSender(d, { ...o, logger: logger.child({ component: 'siem-api' }) }) } : undefined,
         service: { metrics, producer: producer ?? undefined },
         // ScaiKey's webhooks, wherever reads are served; onUserDeleted: the realtime edge closes the user's sockets.
         webhooks: store && producer ? {

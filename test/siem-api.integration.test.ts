@@ -14,8 +14,10 @@ import { DeliveryHealth, type HealthReport } from '../processors/siem/delivery-h
 import { Destinations } from '../processors/siem/destinations.ts';
 import { Replays } from '../processors/siem/replays.ts';
 import type { ForwardedEvent } from '../processors/siem/siem-types.ts';
+import { verifyWebhookSignature } from '../processors/siem/webhook-signature.ts';
 import type { AuditEvent } from '../schemas/event-model.ts';
 import { newTenant, RecordedReads, startStores, type HarnessStore, type Stores } from './support/read-api-harness.ts';
+import { startSiemReceiver, type SiemReceiver } from './support/siem-receiver.ts';
 
 const HEC_TOKEN = `hec-${randomBytes(12).toString('hex')}`;
 const WEBHOOK_SECRET = `whsec-${randomBytes(16).toString('hex')}`;
@@ -79,8 +81,9 @@ function forwarded(tenant: string, i: number): ForwardedEvent {
 }
 
 let stores: Stores;
-beforeAll(async () => { stores = await startStores(); }, 120_000);
-afterAll(async () => { await stores?.stop(); });
+let receiver: SiemReceiver;
+beforeAll(async () => { [stores, receiver] = await Promise.all([startStores(), startSiemReceiver()]); }, 120_000);
+afterAll(async () => { await receiver?.stop(); await stores?.stop(); });
 
 describe.each(['chdb', 'http'] as const)('SIEM destinations API on %s', (name) => {
   let h: HarnessStore;
@@ -310,6 +313,88 @@ describe.each(['chdb', 'http'] as const)('SIEM destinations API on %s', (name) =
     expect((await api.call('GET', `/v1/siem/destinations/${id}/dead-letters?state=redriven&cursor=${p1.body.cursor}`, t)).body.code).toBe('CURSOR_INVALID');
     expect((await api.call('GET', `/v1/siem/destinations/${id}/dead-letters?state=gone`, t)).body.code).toBe('QUERY_INVALID');
     expect(api.reads.records.filter((r) => r.tenantId === t).map((r) => [r.what.resource, r.what.rows])).toEqual([['siem.dead_letters', 2], ['siem.dead_letters', 1]]);
+  });
+
+  it('POST …/test sends one signed event and reports the receiver\'s answer', async () => {
+    const t = newTenant();
+    receiver.clear();
+    receiver.script([{ status: 202, body: 'ok' }]);
+    const id = (await api.call('POST', '/v1/siem/destinations', t, webhook(`${receiver.url}/hook`))).body.destination_id;
+    // Paused or not, filter or not: a test goes out.
+    await api.call('POST', `/v1/siem/destinations/${id}/pause`, t);
+    const ok = await api.call('POST', `/v1/siem/destinations/${id}/test`, t);
+    expect(ok.body).toEqual({ delivered: true, status: 202, latency_ms: expect.any(Number), event_id: expect.stringMatching(/^aud_/) });
+    const [req] = await receiver.waitFor(1);
+    expect(req!.path).toBe('/hook');
+    expect(req!.headers['authorization']).toBe(HEADER_SECRET);
+    expect(verifyWebhookSignature(req!.headers['x-auditflow-signature'] as string, req!.body, { secret: WEBHOOK_SECRET, nowMs: Date.now() })).toMatchObject({ ok: true });
+    const sent = req!.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(sent).toMatchObject([{ id: ok.body.event_id, tenant_id: t, event_type: 'siem.destination_test', resource_id: id, details: { test: true } }]);
+
+    // Refused: the status and the receiver's answer, any echoed secret scrubbed.
+    const hecId = (await api.call('POST', '/v1/siem/destinations', t, hec({ config: { url: receiver.url, token: HEC_TOKEN } }))).body.destination_id;
+    receiver.script([{ status: 403, body: { text: `Invalid token ${HEC_TOKEN}`, code: 4 } }]);
+    const refused = await api.call('POST', `/v1/siem/destinations/${hecId}/test`, t);
+    expect(refused.body).toMatchObject({ delivered: false, status: 403, receiver_body: expect.stringContaining('Invalid token') });
+    expect(receiver.requests[1]!.path).toBe('/services/collector/event');
+    expect(receiver.requests[1]!.headers['authorization']).toBe(`Splunk ${HEC_TOKEN}`);
+    // Unreachable: not delivered, with the error.
+    await receiver.down();
+    try {
+      const down = await api.call('POST', `/v1/siem/destinations/${hecId}/test`, t);
+      expect(down.body).toMatchObject({ delivered: false, error: expect.any(String) });
+      expect(down.body.status).toBeUndefined();
+    } finally {
+      await receiver.up();
+    }
+  });
+
+  it('redrives dead letters through the sender: what got through is marked, nothing is lost', async () => {
+    const t = newTenant();
+    receiver.clear();
+    const id = (await api.call('POST', '/v1/siem/destinations', t, hec({ config: { url: receiver.url, token: HEC_TOKEN } }))).body.destination_id;
+    const dl = new DeadLetters(h.store);
+    const letters = [];
+    for (let i = 0; i < 4; i++) letters.push(await dl.add({ tenantId: t, destinationId: id, status: 400, body: '{"text":"Incorrect index","code":7}', reason: 'HTTP 400', events: [forwarded(t, i * 2), forwarded(t, i * 2 + 1)] }));
+    const ids = letters.map((l) => l.deadLetterId);
+
+    expect((await api.call('POST', `/v1/siem/destinations/${id}/dead-letters/redrive`, t, { limit: 0, what: 1 })).body.details.map((d: any) => d.path)).toEqual(['/limit', '/what']);
+    // Taken, refused again (the redrive goes on), receiver unavailable (it stops: the rest stay pending, untried).
+    receiver.script([{ status: 200, body: { text: 'Success', code: 0 } }, { status: 400, body: { text: 'Incorrect index', code: 7 } }, { status: 503, body: { text: 'Server is busy', code: 9 } }]);
+    const first = await api.call('POST', `/v1/siem/destinations/${id}/dead-letters/redrive`, t);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      attempted: 3, redriven: 1, failed: 2, not_attempted: 1, pending: 3,
+      results: [
+        { dead_letter_id: ids[0], event_count: 2, delivered: true, status: 200 },
+        { dead_letter_id: ids[1], delivered: false, status: 400, receiver_body: expect.stringContaining('Incorrect index') },
+        { dead_letter_id: ids[2], delivered: false, status: 503, error: expect.stringContaining('503') },
+      ],
+    });
+    const hecIds = (i: number) => receiver.requests[i]!.text.match(/aud_dl_[^"]+/g);
+    expect(hecIds(0)).toEqual([`aud_dl_${t}_0`, `aud_dl_${t}_1`]);
+    const listed = (await api.call('GET', `/v1/siem/destinations/${id}/dead-letters`, t)).body;
+    expect(listed.dead_letters.map((l: any) => [l.dead_letter_id, l.state, l.redrive_attempts])).toEqual([
+      [ids[0], 'redriven', 1], [ids[1], 'pending', 1], [ids[2], 'pending', 1], [ids[3], 'pending', 0],
+    ]);
+    expect(listed.dead_letters[0].redriven_at).toEqual(expect.any(String));
+    expect(listed.dead_letters[1].last_redrive_error).toContain('HTTP 400');
+    expect(listed.dead_letters[2].last_redrive_error).toContain('503');
+
+    // Paused: refused. Resumed: the rest go, oldest first.
+    await api.call('POST', `/v1/siem/destinations/${id}/pause`, t);
+    expect((await api.call('POST', `/v1/siem/destinations/${id}/dead-letters/redrive`, t)).body.code).toBe('SIEM_DESTINATION_PAUSED');
+    await api.call('POST', `/v1/siem/destinations/${id}/resume`, t);
+    receiver.clear();
+    const second = await api.call('POST', `/v1/siem/destinations/${id}/dead-letters/redrive`, t, {});
+    expect(second.body).toMatchObject({ attempted: 3, redriven: 3, failed: 0, not_attempted: 0, pending: 0 });
+    expect([0, 1, 2].map(hecIds)).toEqual([1, 2, 3].map((i) => [`aud_dl_${t}_${i * 2}`, `aud_dl_${t}_${i * 2 + 1}`]));
+    // Nothing left to send, not even when named; every dead letter is still listed.
+    expect((await api.call('POST', `/v1/siem/destinations/${id}/dead-letters/redrive`, t, { dead_letter_ids: [ids[0]] })).body).toMatchObject({ attempted: 0, pending: 0 });
+    const after = (await api.call('GET', `/v1/siem/destinations/${id}/dead-letters?state=redriven`, t)).body;
+    expect(after.dead_letters.map((l: any) => l.dead_letter_id)).toEqual(ids);
+    expect(after.counts).toEqual({ pending: 0, redriven: 4, pending_events: 0 });
+    expect(api.reads.records.filter((r) => r.tenantId === t && r.what.resource === 'siem.dead_letters.redrive').map((r) => r.what.rows)).toEqual([2, 6, 0]);
   });
 });
 
