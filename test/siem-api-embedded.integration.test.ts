@@ -49,5 +49,7 @@ describe('SIEM destinations API (embedded)', () => {
     expect(JSON.stringify(trail)).toContain(id);
     expect(JSON.stringify(trail)).not.toContain(SECRET);
     expect(created.raw + test.raw).not.toContain(SECRET);
+    // Nor in the process's log lines.
+    expect(topo.outputs()).not.toContain(SECRET);
   });
 });
