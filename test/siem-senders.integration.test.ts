@@ -1,6 +1,7 @@
 // Each SIEM sender against a real receiver: Debian rsyslogd (imtcp, imudp, imtcp + TLS) whose
 // files are read back and parsed, and a real HTTP server for HEC and webhooks; the answers a
 // receiver can give classified as delivered / retry / rejected.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSender } from '../infra/siem/sender-factory.ts';
@@ -98,6 +99,31 @@ describe('syslog senders against rsyslogd', () => {
     const port = await freePort();
     const r = await sender({ type: 'syslog', config: syslog({ port }) }).send([ev()]);
     expect(r).toEqual({ kind: 'retry', reason: 'connection error (ECONNREFUSED)' });
+  });
+
+  it('UDP to a closed port: the kernel takes the first datagram (delivered), the ICMP error makes the next a retry', async () => {
+    const port = await freeUdpPort();
+    const s = sender({ type: 'syslog', config: syslog({ port, transport: 'udp' }) });
+    expect(await s.send([ev()])).toEqual({ kind: 'delivered' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await s.send([ev()])).toEqual({ kind: 'retry', reason: 'socket error (ECONNREFUSED)' });
+  });
+
+  it('a receiver that stops reading: the write times out and is retried on a new connection', async () => {
+    const sockets: net.Socket[] = [];
+    const stalled = net.createServer((sock) => { sockets.push(sock); sock.pause(); });
+    await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (stalled.address() as net.AddressInfo).port;
+      const s = sender({ type: 'syslog', config: syslog({ port, format: 'json' }) }, { timeoutMs: 500 });
+      const big = Array.from({ length: 16 }, () => ev({ details: JSON.stringify({ blob: 'x'.repeat(1 << 20) }) }));
+      expect(await s.send(big)).toEqual({ kind: 'retry', reason: 'write timeout after 500 ms' });
+      expect(await s.send([ev()])).toEqual({ kind: 'delivered' });
+      expect(sockets).toHaveLength(2);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => stalled.close(r));
+    }
   });
 
   it('reconnects after rsyslogd restarts: refused while down, and nothing reported delivered is missing', async () => {
@@ -273,6 +299,16 @@ function freePort(): Promise<number> {
     srv.listen(0, '127.0.0.1', () => {
       const { port } = srv.address() as net.AddressInfo;
       srv.close(() => resolve(port));
+    });
+  });
+}
+
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    sock.bind(0, '127.0.0.1', () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
     });
   });
 }

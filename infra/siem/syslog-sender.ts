@@ -9,8 +9,8 @@
 // at most the socket's send buffer, on a connection that broke after the batch was written. A
 // receiver that closed the connection since the last batch is noticed before writing (its FIN is
 // read), so a restarted receiver costs nothing. UDP promises nothing: a datagram is delivered
-// once the kernel took it; a connected socket learns of an ICMP "port unreachable" only on a later
-// send (then retry). RELP would close this gap; at-least-once end to end needs tcp or tls.
+// once the kernel took it; an ICMP "port unreachable" for it arrives later, and makes the next
+// batch a retry. RELP would close this gap; at-least-once end to end needs tcp or tls.
 import { once } from 'node:events';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -113,27 +113,26 @@ class StreamSyslogSender implements SiemSender {
 
 class UdpSyslogSender implements SiemSender {
   private socket: dgram.Socket | null = null;
-  private broken: string | null = null;
+  /** An ICMP error (port unreachable) reported since the last send: it is about datagrams already sent. */
+  private refused: string | null = null;
 
   constructor(private readonly config: SyslogConfig, private readonly format: SyslogOptions, private readonly timeoutMs: number, private readonly logger?: SenderLogger) {}
 
   private async open(): Promise<dgram.Socket> {
     const s = dgram.createSocket(net.isIPv6(this.config.host) ? 'udp6' : 'udp4');
-    s.on('error', (e) => { this.broken ??= `socket error (${codeOf(e)})`; });
-    // Connected: one address lookup, and ICMP errors come back as send errors.
+    // Connected: one address lookup, and the kernel's ICMP errors come back as 'error' events.
     const connected = once(s, 'connect'); // rejects on 'error' (an address that does not resolve)
     s.connect(this.config.port, this.config.host);
     await timeout(connected, this.timeoutMs, 'connect timeout', () => s.close());
+    s.on('error', (e) => { this.refused ??= `socket error (${codeOf(e)})`; });
     return s;
   }
 
   async send(events: readonly ForwardedEvent[]): Promise<DeliveryResult> {
-    if (this.broken && this.socket) {
-      this.logger?.warn({ host: this.config.host, port: this.config.port, transport: 'udp', reason: this.broken }, 'syslog socket reopened');
-      this.socket.close();
-      this.socket = null;
-    }
-    this.broken = null;
+    // The receiver refused what was sent before: this batch would go the same way, so it waits (retry).
+    const refused = this.refused;
+    this.refused = null;
+    if (refused) return { kind: 'retry', reason: refused };
     try {
       this.socket ??= await this.open();
       const s = this.socket;
@@ -141,10 +140,14 @@ class UdpSyslogSender implements SiemSender {
         const d = syslogDatagram(e, this.format);
         await new Promise<void>((resolve, reject) => s.send(d, (err) => (err ? reject(err) : resolve())));
       }
+      return { kind: 'delivered' };
     } catch (e) {
-      this.broken ??= `socket error (${codeOf(e)})`;
+      const reason = `socket error (${codeOf(e)})`;
+      this.logger?.warn({ host: this.config.host, port: this.config.port, transport: 'udp', reason }, 'syslog socket failed; reopening on the next send');
+      this.socket?.close();
+      this.socket = null;
+      return { kind: 'retry', reason };
     }
-    return this.broken ? { kind: 'retry', reason: this.broken } : { kind: 'delivered' };
   }
 
   async close(): Promise<void> {
