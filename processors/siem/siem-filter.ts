@@ -27,7 +27,3 @@ export function compileFilter(filter: DestinationFilter | null | undefined): (e:
     && (eventTypes === null || eventTypes.has(e.event_type))
     && severityRank(e.severity) >= min;
 }
-
-export function passesFilter(filter: DestinationFilter | null | undefined, e: FilterableEvent): boolean {
-  return compileFilter(filter)(e);
-}
