@@ -235,7 +235,11 @@ describe('HTTP senders against a real HTTP receiver', () => {
 
   it('webhook: NDJSON with every id, a signature the receiver verifies; configured headers never override ours', async () => {
     rx.clear();
-    rx.script([{ status: 204 }]);
+    // The receiver verifies as a real one would: 204 when the signature holds, 401 otherwise.
+    rx.respond((req) => {
+      const v = verifyWebhookSignature(req.headers['x-auditflow-signature'] as string, req.body, { secret: SECRET, nowMs: Date.now() });
+      return v.ok ? { status: 204 } : { status: 401, body: v.reason };
+    });
     const events = awkward();
     const s = webhook({ 'X-Custom': 'yes', 'X-Auditflow-Signature': 'forged', 'Content-Type': 'text/plain', Authorization: 'Bearer receiver-key' });
     expect(await send(s, events)).toEqual({ kind: 'delivered', status: 204 });
@@ -251,6 +255,10 @@ describe('HTTP senders against a real HTTP receiver', () => {
     const lines = req!.text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ForwardedEvent);
     expect(lines).toEqual(events);
     expect(lines.map((l) => l.id)).toEqual(events.map((e) => e.id));
+    // The same receiver refuses a sender with the wrong secret: a 401 is a dead letter.
+    const wrong = sender({ type: 'webhook', config: { url: rx.url, secret: 'not-the-secret' } });
+    expect(await send(wrong, events)).toEqual({ kind: 'rejected', status: 401, body: 'mismatch' });
+    rx.script([]);
   });
 
   it('webhook: a 400 is rejected with the first 4 KiB of the answer; a redirect is not followed', async () => {
