@@ -12,6 +12,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 class Work implements PartitionWork<number[]> {
   filling: number[] = [];
   writes: number[][] = [];
+  retrying?: (attempt: number, delayMs: number, reason: string) => void;
   constructor(private readonly script: (batch: number[], attempt: number) => WriteResult | Promise<WriteResult>) {}
   private attempts = new Map<number[], number>();
   accept(m: LogMessage): void {

@@ -56,7 +56,7 @@ export interface LogConsumer {
    * Resolves once the consumer has stopped; rejects with what stopped it for good — among others
    * LOG_POSITION_OUT_OF_RETENTION (below), so its owner learns it rather than reading on past a gap.
    */
-  done(): Promise<void>;
+  done?(): Promise<void>;
 }
 
 /**

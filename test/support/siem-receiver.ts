@@ -21,6 +21,8 @@ export interface ReceivedRequest {
   body: Buffer;
   text: string;
   receivedAt: number;
+  /** The status it was answered with, once answered (a reset or an unanswered request: none). */
+  status?: number;
 }
 
 export interface Answer {
@@ -73,7 +75,8 @@ export async function startSiemReceiver(): Promise<SiemReceiver> {
         const answer = () => {
           if (a.reset) { req.socket.destroy(); return; }
           const payload = a.body === undefined ? '' : typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
-          res.writeHead(a.status ?? 200, { 'content-type': typeof a.body === 'string' ? 'text/plain' : 'application/json', ...a.headers });
+          r.status = a.status ?? 200;
+          res.writeHead(r.status, { 'content-type': typeof a.body === 'string' ? 'text/plain' : 'application/json', ...a.headers });
           res.end(payload);
         };
         if (!a.delayMs) return answer();

@@ -20,6 +20,8 @@ export interface Topology {
   token(tenant: string, scope: string, extra?: Record<string, unknown>): Promise<string>;
   /** Distributed: one more API process (another node behind the load balancer); its base URL. */
   startApi?(): Promise<string>;
+  /** Distributed: one more `auditflow forwarder` process (SIEM forwarding; several share each destination's group). */
+  startForwarder?(env?: Record<string, string>): Promise<AuditflowProcess>;
   /** Crash the component that writes to the store (the processor), then start it again. */
   killProcessor(): Promise<void>;
   /** SIGTERM the processor (graceful drain); resolves with its exit code. */
@@ -99,6 +101,12 @@ export async function startDistributed(extraEnv: Record<string, string> = {}, op
       all.push(p);
       extraApis.push(p);
       return p.url!;
+    },
+    startForwarder: async (more = {}) => {
+      const p = await startAuditflow('forwarder', { ...env, ...more });
+      all.push(p);
+      extraApis.push(p);
+      return p;
     },
     outputs: () => tails(all),
     stop: async () => {
