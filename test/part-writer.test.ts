@@ -9,7 +9,7 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { toScaiVaultLog, type LogRow } from '../api/scaivault/scaivault-log.ts';
 import { csvEncoder, jsonlEncoder, type ExportFormat, type ScaiVaultLogEntry } from '../processors/export/export-formats.ts';
-import { PART_CHUNK_BYTES, writeExportParts, type EntrySource, type PartWriterOptions, type UploadPart } from '../processors/export/part-writer.ts';
+import { EncodedLines, PART_CHUNK_BYTES, writeExportParts, type EntrySource, type PartWriterOptions, type UploadPart } from '../processors/export/part-writer.ts';
 
 /** Entry i; every entry has the same byte length (fixed-width ids), with multi-byte text so bytes ≠ characters. */
 const entry = (i: number): ScaiVaultLogEntry => {
@@ -117,6 +117,32 @@ describe('splitting', () => {
     expect(b).toEqual(a);
     expect([...batched.received.keys()]).toEqual([...one.received.keys()]);
     for (const [name, bytes] of one.received) expect(batched.received.get(name)?.equals(bytes)).toBe(true);
+  });
+
+  it('writes encoded lines (the store-shaped records) as the same parts as the entries, mixed with entries, split at the same records', async () => {
+    // Pieces of uneven sizes, as the store's chunks come: some of one line, some of many.
+    async function* mixed(format: ExportFormat, n: number): AsyncGenerator<EncodedLines | ScaiVaultLogEntry[]> {
+      const enc = format === 'csv' ? csvEncoder : jsonlEncoder;
+      for (let i = 0, k = 1; i < n; i += k, k = (k * 7) % 23 + 1) {
+        const m = Math.min(k, n - i);
+        if (k % 5 === 0) yield [...entries(m, i)];
+        else yield new EncodedLines(Buffer.from([...entries(m, i)].map((e) => enc.line(e)).join('')), m);
+      }
+    }
+    const cases: [ExportFormat, Partial<PartWriterOptions>][] = [
+      ['jsonl', { partRows: 37 }], ['jsonl', { partBytes: 5 * L - 1 }], ['jsonl', { partBytes: 11 * L, partRows: 13 }],
+      ['csv', { partBytes: H + 4 * C }], ['csv', { partRows: 29, gzip: true }], ['jsonl', { partBytes: L - 1 }],
+    ];
+    for (const [format, over] of cases) {
+      const byEntry = collector();
+      const byLines = collector();
+      const n = over.partBytes === L - 1 ? 5 : 300;
+      const a = await writeExportParts(entries(n), opts(format, byEntry.upload, over));
+      const b = await writeExportParts(mixed(format, n), opts(format, byLines.upload, over));
+      expect(b).toEqual(a);
+      expect(a.parts.length).toBeGreaterThan(2);
+      for (const [name, bytes] of byEntry.received) expect(byLines.received.get(name)?.equals(bytes), `${format} ${JSON.stringify(over)} ${name}`).toBe(true);
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { Session } from 'chdb';
 import { AuditflowError } from '../errors.ts';
 import { chdbSettingArgs } from './store-settings.ts';
-import type { QueryParams, Store } from './store.ts';
+import type { QueryParams, Store, StreamOptions } from './store.ts';
 
 /** Slices a chDB result is handed on in (a consumer's unit of back-pressure). */
 // 64 KiB: V8 decodes strings past ~128 KiB far slower (bench:export: an 8.5 MB page took 40–50 ms in 1 MiB slices, ~1.3 ms in 64 KiB).
@@ -33,10 +33,10 @@ export class ChdbStore implements Store {
     return decodeRows<T>(await this.resultBytes(sql, params));
   }
 
-  /** A SELECT's whole JSONEachRow result as bytes (shared by query and stream). */
-  private async resultBytes(sql: string, params: QueryParams): Promise<Buffer> {
+  /** A SELECT's whole result as bytes, JSONEachRow unless told (shared by query and stream). */
+  private async resultBytes(sql: string, params: QueryParams, format = 'JSONEachRow'): Promise<Buffer> {
     try {
-      const res = await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+      const res = await this.session.queryBindAsync(sql, params, { format });
       const b = res.bytes();
       return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     } catch (e) {
@@ -44,9 +44,9 @@ export class ChdbStore implements Store {
     }
   }
 
-  async *stream(sql: string, params: QueryParams = {}, opts: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
+  async *stream(sql: string, params: QueryParams = {}, opts: StreamOptions = {}): AsyncIterable<Buffer> {
     opts.signal?.throwIfAborted();
-    const bytes = await this.resultBytes(sql, params);
+    const bytes = await this.resultBytes(sql, params, opts.format);
     for (let at = 0; at < bytes.length; at += STREAM_SLICE_BYTES) {
       opts.signal?.throwIfAborted();
       yield bytes.subarray(at, Math.min(bytes.length, at + STREAM_SLICE_BYTES));

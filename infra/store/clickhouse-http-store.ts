@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { AuditflowError } from '../errors.ts';
 import { INSERT_SETTINGS, RESULT_SHAPE_SETTINGS } from './store-settings.ts';
-import type { QueryParams, Store } from './store.ts';
+import type { QueryParams, Store, StreamOptions } from './store.ts';
 
 export interface ClickHouseHttpStoreOptions {
   /** e.g. http://clickhouse:8123 */
@@ -109,7 +109,7 @@ export class ClickHouseHttpStore implements Store {
     });
   }
 
-  async *stream(sql: string, params: QueryParams = {}, opts: { signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
+  async *stream(sql: string, params: QueryParams = {}, opts: StreamOptions = {}): AsyncIterable<Buffer> {
     opts.signal?.throwIfAborted();
     // No overall deadline: a long result is fine while bytes keep coming. An idle one is not.
     const idle = new AbortController();
@@ -122,7 +122,7 @@ export class ClickHouseHttpStore implements Store {
     arm();
     try {
       const { stream } = await this.client.exec({
-        query: `${sql} FORMAT JSONEachRow`, query_params: params, abort_signal: signal,
+        query: `${sql} FORMAT ${opts.format ?? 'JSONEachRow'}`, query_params: params, abort_signal: signal,
         // The server buffers the result (callers page it, so a page at most) before the status
         // line: an error mid-query is then an HTTP error, never rows cut short. We still read it
         // as a stream.

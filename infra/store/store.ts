@@ -3,6 +3,18 @@
 
 export type QueryParams = Record<string, unknown>;
 
+/**
+ * JSONEachRow (the default), or TabSeparatedRaw: each row's columns as they are, tab-separated,
+ * LF after each row — for a query that selects one String column holding ready-made text (the
+ * export's lines, shaped by ClickHouse), whose bytes then pass through untouched.
+ */
+export type StreamFormat = 'JSONEachRow' | 'TabSeparatedRaw';
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  format?: StreamFormat;
+}
+
 export interface Store {
   /** DDL or a statement without a result. */
   command(sql: string, params?: QueryParams): Promise<void>;
@@ -18,9 +30,9 @@ export interface Store {
    * as objects (exports). ClickHouse over HTTP streams as the server sends; chDB answers the
    * whole result and then yields it in slices — a chDB stream holds the one engine of the process
    * (another call meanwhile breaks it), so callers bound each call (keyset pages) and the sink and
-   * the API get the engine between them. `signal` cancels.
+   * the API get the engine between them. `signal` cancels; `format` picks the output format.
    */
-  stream(sql: string, params?: QueryParams, opts?: { signal?: AbortSignal }): AsyncIterable<Buffer>;
+  stream(sql: string, params?: QueryParams, opts?: StreamOptions): AsyncIterable<Buffer>;
   close(): Promise<void>;
   readonly kind: 'chdb' | 'http';
 }

@@ -1,7 +1,9 @@
-// One export, as one stream pipeline: keyset pages of the /v1/audit/logs query (Store.stream) →
-// entries (the API's own mapping) → format → gzip → numbered parts uploaded as they are written
-// (./part-writer.ts) → the count check → the signed manifest, last. Memory holds one page and the
-// part writer's bounded buffers, whatever the export's size.
+// One export, as one stream pipeline: keyset pages of the /v1/audit/logs query (Store.stream),
+// each row shaped by ClickHouse into its line — the API's entry, byte for byte, or mapped in JS by
+// the API's own toScaiVaultLog where the SQL cannot vouch for it (./export-pages.ts) → gzip →
+// numbered parts uploaded as they are written (./part-writer.ts) → the count check → the signed
+// manifest, last. Memory holds two pages (one read ahead) and the part writer's bounded buffers,
+// whatever the export's size.
 //
 // Nothing is complete until manifest.json exists and the job says `completed`: an attempt that
 // stops (crash, failure, cancel) leaves at most parts without a manifest, which the next attempt
@@ -14,10 +16,10 @@ import type { Store } from '../../infra/store/store.ts';
 import { AuditflowError } from '../../infra/errors.ts';
 import type { ExportSigningKey } from '../../infra/export-keys.ts';
 import { exportKey, exportQuery, manifestKey } from '../../api/exports/export-routes.ts';
-import { readAuditLogFilters, LOG_COLUMNS, toScaiVaultLog, type LogRow } from '../../api/scaivault/scaivault-log.ts';
+import { readAuditLogFilters } from '../../api/scaivault/scaivault-log.ts';
 import { QueryReader } from '../../api/query/query-params.ts';
 import type { ExportJob, ExportPart } from './export-jobs.ts';
-import type { ScaiVaultLogEntry } from './export-formats.ts';
+import { exportRecords } from './export-pages.ts';
 import { manifestSha256, serializeManifest, signManifest, MANIFEST_VERSION, type UnsignedManifest } from './manifest.ts';
 import { writeExportParts } from './part-writer.ts';
 
@@ -41,48 +43,13 @@ export interface RunResult {
   manifestSha256: string;
 }
 
-/** The stored rows of a job's query in seq order, one keyset page per store read, a chunk's rows at a time. */
-async function* exportRows(store: Store, job: ExportJob, pageRows: number, signal: AbortSignal): AsyncGenerator<ScaiVaultLogEntry[]> {
-  const filters = readAuditLogFilters(new QueryReader(job.spec.filters), ['from', 'to']);
-  let after = 0;
-  for (;;) {
-    const q = exportQuery(job.tenantId, job.spec, filters).where({ column: 'seq', op: '>', type: 'UInt64', value: after });
-    const { sql, params } = q.select(LOG_COLUMNS, 'ORDER BY seq LIMIT {page_rows:UInt32}', { page_rows: pageRows });
-    let n = 0;
-    // Bytes after the last line end of the chunks so far (a chunk may end inside a row, or inside a UTF-8 character).
-    let rest: Buffer = Buffer.alloc(0);
-    const entries = (lines: string[]): ScaiVaultLogEntry[] => {
-      const out: ScaiVaultLogEntry[] = [];
-      for (const line of lines) {
-        if (line === '') continue;
-        const row = JSON.parse(line) as LogRow;
-        after = Number(row.seq);
-        out.push(toScaiVaultLog(row));
-      }
-      n += out.length;
-      return out;
-    };
-    for await (const chunk of store.stream(sql, params, { signal })) {
-      const bytes = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
-      const end = bytes.lastIndexOf(0x0a);
-      if (end < 0) {
-        rest = bytes;
-        continue;
-      }
-      rest = bytes.subarray(end + 1);
-      yield entries(bytes.toString('utf8', 0, end).split('\n'));
-    }
-    if (rest.length > 0) yield entries([rest.toString('utf8').trim()]);
-    if (n < pageRows) return;
-  }
-}
-
 const CONTENT_TYPES = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8' } as const;
 
 export async function runExport(job: ExportJob, deps: RunnerDeps): Promise<RunResult> {
   const { spec } = job;
   const gzip = spec.compression === 'gzip';
-  const written = await writeExportParts(exportRows(deps.store, job, deps.pageRows, deps.signal), {
+  const records = exportRecords(deps.store, job, { format: spec.format, pageRows: deps.pageRows, signal: deps.signal });
+  const written = await writeExportParts(records, {
     format: spec.format, gzip, partRows: deps.parts.rows, partBytes: deps.parts.bytes, signal: deps.signal,
     onProgress: (n) => deps.onProgress(n),
     uploadPart: (part, body, signal) => deps.destination.put(exportKey(job, part.name), body, {

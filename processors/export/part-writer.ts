@@ -122,8 +122,33 @@ function once(stream: Writable, event: 'drain'): Promise<void> {
   return new Promise((resolve) => stream.once(event, () => resolve()));
 }
 
-/** Entries one by one, or in arrays (a store chunk's rows): a batch costs one await, not one per entry. */
-export type EntrySource = AsyncIterable<ScaiVaultLogEntry | readonly ScaiVaultLogEntry[]> | Iterable<ScaiVaultLogEntry | readonly ScaiVaultLogEntry[]>;
+/**
+ * Records already encoded in the part's format (by the store: ./shaped-lines.ts), written as they
+ * are: whole lines, each line one record, LF-terminated.
+ */
+export class EncodedLines {
+  constructor(readonly bytes: Buffer, readonly records: number) {}
+}
+
+/** Entries one by one, in arrays (a store chunk's rows: a batch costs one await, not one per entry), or encoded lines. */
+export type EntryBatch = ScaiVaultLogEntry | readonly ScaiVaultLogEntry[] | EncodedLines;
+export type EntrySource = AsyncIterable<EntryBatch> | Iterable<EntryBatch>;
+
+const LF = 0x0a;
+
+/** Lines (LF) in `b` between `from` and `to`. */
+export function countLines(b: Buffer, from = 0, to = b.length): number {
+  let n = 0;
+  for (let at = b.indexOf(LF, from); at >= 0 && at < to; at = b.indexOf(LF, at + 1)) n++;
+  return n;
+}
+
+/** Where the `n`-th line from `from` ends (just past its LF). */
+function afterLines(b: Buffer, from: number, n: number): number {
+  let at = from - 1;
+  for (let i = 0; i < n; i++) at = b.indexOf(LF, at + 1);
+  return at + 1;
+}
 
 /**
  * Formats `entries` into parts and uploads each as it is produced. Resolves with every part
@@ -157,11 +182,14 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
   let records = 0;
   let part: OpenPart | undefined;
 
+  const write = async (p: OpenPart, chunk: string | Buffer): Promise<void> => {
+    if (!p.head.write(chunk)) await guard(once(p.head, 'drain'));
+    opts.onProgress?.(records);
+  };
   const flush = async (p: OpenPart): Promise<void> => {
     const text = p.pending;
     p.pending = '';
-    if (!p.head.write(text)) await guard(once(p.head, 'drain'));
-    opts.onProgress?.(records);
+    await write(p, text);
   };
   const open = (): OpenPart => {
     const n = done.length + 1;
@@ -177,6 +205,46 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
     done.push({ name: p.name, size_bytes: p.meter.size, sha256: p.meter.hash.digest('hex'), records: p.records });
   };
 
+  // Encoded lines split at the same record boundaries as entries would: after partRows records,
+  // or before a record that would take the part past partBytes.
+  const writeLines = async ({ bytes: b, records: n }: EncodedLines, current: OpenPart | undefined): Promise<OpenPart | undefined> => {
+    let p = current;
+    let from = 0;
+    let left = n;
+    while (left > 0) {
+      p ??= open();
+      let take = Math.min(left, opts.partRows - p.records);
+      let end = take === left ? b.length : afterLines(b, from, take);
+      let full = p.records + take >= opts.partRows;
+      if (p.bytes + (end - from) > opts.partBytes) {
+        const room = opts.partBytes - p.bytes;
+        end = room > 0 ? b.lastIndexOf(LF, from + room - 1) + 1 : 0;
+        if (end <= from) {
+          if (p.records > 0) {
+            await close(p);
+            p = undefined;
+            continue;
+          }
+          end = b.indexOf(LF, from) + 1; // one record larger than a part: alone in its part
+        }
+        take = countLines(b, from, end);
+        full = true;
+      }
+      if (p.pending !== '') await flush(p);
+      p.bytes += end - from;
+      p.records += take;
+      records += take;
+      left -= take;
+      await write(p, b.subarray(from, end));
+      from = end;
+      if (full) {
+        await close(p);
+        p = undefined;
+      }
+    }
+    return p;
+  };
+
   const source = Symbol.asyncIterator in entries ? entries[Symbol.asyncIterator]() : entries[Symbol.iterator]();
   try {
     for (;;) {
@@ -184,7 +252,11 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
       const pulled = source.next();
       const next = isThenable(pulled) ? await guard(pulled) : pulled;
       if (next.done) break;
-      const batch: readonly ScaiVaultLogEntry[] = Array.isArray(next.value) ? next.value : [next.value];
+      if (next.value instanceof EncodedLines) {
+        part = await writeLines(next.value, part);
+        continue;
+      }
+      const batch: readonly ScaiVaultLogEntry[] = Array.isArray(next.value) ? next.value : [next.value as ScaiVaultLogEntry];
       for (const entry of batch) {
         const line = enc.line(entry);
         const bytes = Buffer.byteLength(line);

@@ -3,12 +3,14 @@
 // so every pass's peak RSS is its own. Input: one JSON document in BENCH_CHILD; output: one line
 // "RESULT <json>".
 //
-//  mode "read": the raw store read — the export's own keyset page queries (the same SQL and page
-//    size as processors/export/export-runner.ts) through Store.stream, the bytes discarded; only
-//    each page's last line is looked at, for the next page's `seq >`. level "parse" also splits the
-//    bytes into lines and JSON.parses each row, level "map" also maps it to its /v1/audit/logs
-//    entry (toScaiVaultLog): the export's stages before formatting, so the table can say where
-//    the export's time goes without a profiler.
+//  mode "read": the raw store read — keyset pages (EXPORT_PAGE_ROWS) of the export's rows as the
+//    API reads them (the stored columns, JSONEachRow) through Store.stream, the bytes discarded;
+//    only each page's last line is looked at, for the next page's `seq >`. level "parse" also
+//    splits the bytes into lines and JSON.parses each row, level "map" also maps it to its
+//    /v1/audit/logs entry (toScaiVaultLog): the stages of the JS path (the export's fallback for
+//    rows the SQL does not shape). level "shaped" is the export's own read, everything before the
+//    part writer (processors/export/export-pages.ts: page bounds, the lines shaped by ClickHouse,
+//    read ahead, line counting, the JS fallback), its records discarded.
 //  mode "export": runExport(job) of the same rows to one destination, as the worker runs it.
 // The store is the data directory itself (chDB in this process, the embedded deployment) or the
 // ClickHouse HTTP endpoint over it in another process (ClickHouseHttpStore, the distributed one).
@@ -33,7 +35,9 @@ import { FileSecretsProvider } from '../../infra/secrets/secrets-provider.ts';
 import { ClickHouseHttpStore } from '../../infra/store/clickhouse-http-store.ts';
 import type { Store } from '../../infra/store/store.ts';
 import { emptyProgress, type ExportJob, type ExportSpec } from '../../processors/export/export-jobs.ts';
+import { exportRecords } from '../../processors/export/export-pages.ts';
 import { runExport } from '../../processors/export/export-runner.ts';
+import { EncodedLines } from '../../processors/export/part-writer.ts';
 import { cpuBetween, machineCpu, sampleProcess } from './proc-stats.ts';
 
 export interface ExportPassInput {
@@ -48,7 +52,7 @@ export interface ExportPassInput {
   pageRows: number;
   parts: { rows: number; bytes: number };
   mode: 'read' | 'export';
-  level?: 'bytes' | 'parse' | 'map';
+  level?: 'bytes' | 'parse' | 'map' | 'shaped';
   /** The emulator receiving the upload, or the ClickHouse HTTP server: its CPU over the pass. */
   helperPid?: number | undefined;
   profileDir?: string | undefined;
@@ -69,10 +73,12 @@ export interface ExportPassResult {
   rss: { start: number; peak: number; anonPeak: number; atTenth: number; atEnd: number; hwm: number; heapPeak: number };
   helperCpuSeconds: number | null;
   machineBusyCores: number;
+  /** level "shaped": rows the SQL left to the JS mapping */
+  fallbackRows?: number;
   profile?: string;
 }
 
-/** The export's page query, exactly as the runner builds it (export-runner.ts exportRows). */
+/** A page of the export's rows as the API reads them: the stored columns (the JS path's read). */
 function pageQuery(i: ExportPassInput, after: number): { sql: string; params: Record<string, unknown> } {
   const filters = readAuditLogFilters(new QueryReader(i.spec.filters), ['from', 'to']);
   const q = exportQuery(i.tenant, i.spec, filters).where({ column: 'seq', op: '>', type: 'UInt64', value: after });
@@ -85,7 +91,7 @@ const countLines = (b: Buffer): number => {
   return n;
 };
 
-/** The store read alone (level "bytes"), or with the runner's line split + JSON.parse ("parse") and mapping ("map"). */
+/** The raw store read alone (level "bytes"), or with the JS path's line split + JSON.parse ("parse") and mapping ("map"). */
 async function readPass(store: Store, i: ExportPassInput, progress: (rows: number) => void): Promise<{ rows: number; bytes: number }> {
   let after = 0;
   let rows = 0;
@@ -133,14 +139,36 @@ async function readPass(store: Store, i: ExportPassInput, progress: (rows: numbe
   return { rows, bytes };
 }
 
-async function exportPass(store: Store, i: ExportPassInput, progress: (rows: number) => void, prepared: Awaited<ReturnType<typeof prepareExport>>): Promise<{ rows: number; bytes: number; parts: number }> {
+/** The export's own read (exportRecords), everything before the part writer; records counted, bytes discarded. */
+async function shapedPass(store: Store, i: ExportPassInput, progress: (rows: number) => void): Promise<{ rows: number; bytes: number; fallbackRows: number }> {
+  const job = benchJob(i);
+  let rows = 0;
+  let bytes = 0;
+  let fallbackRows = 0;
+  for await (const r of exportRecords(store, job, { format: i.spec.format, pageRows: i.pageRows, signal: new AbortController().signal })) {
+    if (r instanceof EncodedLines) {
+      rows += r.records;
+      bytes += r.bytes.length;
+    } else {
+      rows += r.length;
+      fallbackRows += r.length;
+    }
+    progress(rows);
+  }
+  return { rows, bytes, fallbackRows };
+}
+
+function benchJob(i: ExportPassInput): ExportJob {
   const now = new Date().toISOString();
-  const job: ExportJob = {
+  return {
     tenantId: i.tenant, exportId: `exp_bench_${i.name.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`, version: 1, status: 'running', scheduleId: null,
     spec: i.spec, createdAt: now, updatedAt: now, estimatedRecords: i.expectedRows, recordCount: 0, progress: emptyProgress(),
     error: '', cancelRequested: false, attempt: 1, worker: 'bench', leaseUntil: now, completedAt: null,
   };
-  const r = await runExport(job, {
+}
+
+async function exportPass(store: Store, i: ExportPassInput, progress: (rows: number) => void, prepared: Awaited<ReturnType<typeof prepareExport>>): Promise<{ rows: number; bytes: number; parts: number }> {
+  const r = await runExport(benchJob(i), {
     store, destination: prepared.destination, key: prepared.key, parts: i.parts, pageRows: i.pageRows,
     previousManifest: null, signal: new AbortController().signal, onProgress: progress,
   });
@@ -193,9 +221,10 @@ async function pass(i: ExportPassInput): Promise<ExportPassResult> {
     const self0 = sampleProcess(process.pid, 'exporter');
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    let out: { rows: number; bytes: number; parts?: number };
+    let out: { rows: number; bytes: number; parts?: number; fallbackRows?: number };
     try {
-      out = i.mode === 'read' ? await readPass(store, i, progress) : await exportPass(store, i, progress, prepared!);
+      out = i.mode === 'export' ? await exportPass(store, i, progress, prepared!)
+        : i.level === 'shaped' ? await shapedPass(store, i, progress) : await readPass(store, i, progress);
     } finally {
       clearInterval(sampler);
     }
@@ -220,6 +249,7 @@ async function pass(i: ExportPassInput): Promise<ExportPassResult> {
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       threads: self0 && self1 ? cpuBetween(self0, self1).byThread.map((t) => ({ group: t.group, seconds: t.seconds })) : [],
       rss, helperCpuSeconds: helper0 && helper1 ? cpuBetween(helper0, helper1).seconds : null, machineBusyCores: busy.busyCores,
+      ...(out.fallbackRows !== undefined ? { fallbackRows: out.fallbackRows } : {}),
       ...(profile ? { profile } : {}),
     };
   } finally {

@@ -8,11 +8,15 @@
 //
 // Passes, each in a fresh child (./export-child.ts) on that directory, so each pass's CPU and
 // peak RSS are the exporting process's alone — engine included, as in the embedded deployment:
-//   raw read       the export's own keyset page queries (same SQL, EXPORT_PAGE_ROWS) through
-//                  Store.stream, bytes discarded; run first and again last (the machine drifts);
-//                  the faster is the ceiling every ratio is taken against
-//   read + parse   … plus the runner's line split and JSON.parse of every row
-//   read + map     … plus toScaiVaultLog: everything the export does before formatting
+//   raw read       keyset pages (EXPORT_PAGE_ROWS) of the export's rows as the API reads them
+//                  (the stored columns, JSONEachRow) through Store.stream, bytes discarded; run
+//                  first and again last (the machine drifts); the faster is the ceiling every
+//                  ratio is taken against
+//   read + parse   … plus a line split and JSON.parse of every row  } the JS path: what the
+//   read + map     … plus toScaiVaultLog                            } export does for a fallback row
+//   shaped read    the export's own read (processors/export/export-pages.ts: lines shaped by
+//                  ClickHouse, a page read ahead), per format, records discarded: the export
+//                  before the part writer
 //   exports        runExport (the worker's runner: pages → entries → format → gzip → parts →
 //                  ObjectStore.put → count check → signed manifest) with the product's defaults
 //                  (EXPORT_PAGE_ROWS, EXPORT_PART_ROWS/BYTES, gzip level 1): JSONL and CSV, plain
@@ -164,11 +168,11 @@ async function main(): Promise<void> {
       const r = await runBenchChild<ExportPassResult>(path.join(HERE, 'export-child.ts'), input);
       if (!input.profileDir) {
         passes.push({ kind, store, result: r, busyBefore: q.busyCores, load1: os.loadavg()[0]! });
-        log(`  ${r.name}: ${Math.round(r.rows / r.seconds).toLocaleString('en-US')} rows/s, ${r.seconds.toFixed(1)} s, CPU ${((r.cpuSeconds * 1e6) / r.rows).toFixed(2)} µs/row, peak RSS ${(r.rss.peak / 2 ** 20).toFixed(0)} MiB${q.busyCores >= 0.35 ? ` [machine busy ${q.busyCores.toFixed(2)} cores before]` : ''}`);
+        log(`  ${r.name}: ${Math.round(r.rows / r.seconds).toLocaleString('en-US')} rows/s, ${r.seconds.toFixed(1)} s, CPU ${((r.cpuSeconds * 1e6) / r.rows).toFixed(2)} µs/row, peak RSS ${(r.rss.peak / 2 ** 20).toFixed(0)} MiB${r.fallbackRows !== undefined ? `, ${r.fallbackRows} rows mapped in JS` : ''}${q.busyCores >= 0.35 ? ` [machine busy ${q.busyCores.toFixed(2)} cores before]` : ''}`);
       }
       return r;
     };
-    const readPass = (name: string, level: 'bytes' | 'parse' | 'map', over: Partial<ExportPassInput> = {}) => run(level === 'bytes' ? 'raw' : 'stage', {
+    const readPass = (name: string, level: 'bytes' | 'parse' | 'map' | 'shaped', over: Partial<ExportPassInput> = {}) => run(level === 'bytes' ? 'raw' : 'stage', {
       ...base, name, mode: 'read', level, spec: spec({ format: 'jsonl', gzip: false }, { type: 'local', bucket: 'bench', prefix: 'raw' }), ...over,
     });
     const localJsonl = (name: string, over: Partial<ExportPassInput> = {}): ExportPassInput => ({
@@ -177,7 +181,11 @@ async function main(): Promise<void> {
 
     await readPass('raw read (first)', 'bytes');
     if (wanted('read + parse')) await readPass('read + parse', 'parse');
-    if (wanted('read + map')) await readPass('read + map (everything before formatting)', 'map');
+    if (wanted('read + map')) await readPass('read + map (the JS path before formatting)', 'map');
+    for (const format of ['jsonl', 'csv'] as const) {
+      const name = `shaped read, ${format} (the export before the part writer)`;
+      if (wanted(name)) await readPass(name, 'shaped', { spec: spec({ format, gzip: false }, { type: 'local', bucket: 'bench', prefix: 'shaped' }) });
+    }
     const profiles: { name: string; file: string }[] = [];
     for (const s of SCENARIOS.filter((x) => wanted(x.name))) {
       const dest = await startDestination(s.dest, secretsDir);

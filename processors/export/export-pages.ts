@@ -1,0 +1,154 @@
+// The export's store read: the job's /v1/audit/logs query in seq order, one keyset page per store
+// read, each row already shaped by ClickHouse into the export's line (./shaped-lines.ts) and passed
+// on as bytes. Rows the SQL could not vouch for come as marker lines; they are read again as stored
+// columns and mapped in JS by the API's own toScaiVaultLog, so every record is the API's entry.
+//
+// Pages are seq ranges (after, upto] of pageRows rows each, their bounds found ahead, PAGES_PER_BOUNDS
+// pages per query. With the bounds known, the next page is read while the current one is written:
+// the engine and the JS overlap instead of taking turns.
+import { AuditflowError } from '../../infra/errors.ts';
+import type { Store } from '../../infra/store/store.ts';
+import { exportQuery } from '../../api/exports/export-routes.ts';
+import { QueryReader } from '../../api/query/query-params.ts';
+import type { ScopedQuery } from '../../api/query/scoped-query.ts';
+import { LOG_COLUMNS, readAuditLogFilters, toScaiVaultLog, type LogRow } from '../../api/scaivault/scaivault-log.ts';
+import type { ExportJob } from './export-jobs.ts';
+import type { ExportFormat, ScaiVaultLogEntry } from './export-formats.ts';
+import { countLines, EncodedLines } from './part-writer.ts';
+import { FALLBACK_MARK, SHAPED_LINE_PARAMS, SHAPED_LINE_SETTINGS, shapedLineColumn } from './shaped-lines.ts';
+
+/** Page bounds found per query: one seq-only read (~0.1 µs per row) serves this many pages. */
+export const PAGES_PER_BOUNDS = 10;
+
+const LF = 0x0a;
+
+export type ExportRecords = EncodedLines | ScaiVaultLogEntry[];
+
+export interface ExportPagesOptions {
+  format: ExportFormat;
+  pageRows: number;
+  signal: AbortSignal;
+}
+
+/** The seq ranges of the pages, in order, each holding pageRows rows (the last one fewer). */
+class PageBounds {
+  private after = 0;
+  private readonly ranges: { after: number; upto: number }[] = [];
+  private exhausted = false;
+
+  constructor(private readonly query: () => ScopedQuery, private readonly store: Store, private readonly pageRows: number) {}
+
+  async next(): Promise<{ after: number; upto: number } | undefined> {
+    if (this.ranges.length === 0 && !this.exhausted) await this.refill();
+    return this.ranges.shift();
+  }
+
+  private async refill(): Promise<void> {
+    const rows = this.pageRows * PAGES_PER_BOUNDS;
+    const inner = this.query().where({ column: 'seq', op: '>', type: 'UInt64', value: this.after })
+      .select('seq', 'ORDER BY seq LIMIT {bound_rows:UInt32}', { bound_rows: rows, bound_page: this.pageRows });
+    // Every pageRows-th seq of the next rows, and the last one.
+    const sql = `SELECT arrayFilter((s, i) -> i % {bound_page:UInt32} = 0, a, arrayEnumerate(a)) AS bounds, length(a) AS n, a[-1] AS last
+      FROM (SELECT arraySort(groupArray(seq)) AS a FROM (${inner.sql}))`;
+    const [r] = await this.store.query<{ bounds: (number | string)[]; n: number | string; last: number | string }>(sql, inner.params);
+    const n = Number(r?.n ?? 0);
+    let prev = this.after;
+    for (const b of r?.bounds ?? []) {
+      this.ranges.push({ after: prev, upto: Number(b) });
+      prev = Number(b);
+    }
+    if (n % this.pageRows !== 0) this.ranges.push({ after: prev, upto: Number(r?.last) });
+    if (n < rows) this.exhausted = true;
+    else this.after = prev;
+  }
+}
+
+/** Store chunks (not aligned to rows) → pieces of whole lines, without copying but for a line cut between chunks. */
+async function* wholeLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let rest: Buffer | undefined;
+  for await (const chunk of chunks) {
+    const first = chunk.indexOf(LF);
+    if (first < 0) {
+      rest = rest ? Buffer.concat([rest, chunk]) : chunk;
+      continue;
+    }
+    if (rest) yield Buffer.concat([rest, chunk.subarray(0, first + 1)]);
+    const last = chunk.lastIndexOf(LF);
+    const start = rest ? first + 1 : 0;
+    if (last + 1 > start) yield chunk.subarray(start, last + 1);
+    rest = last + 1 < chunk.length ? chunk.subarray(last + 1) : undefined;
+  }
+  if (rest && rest.length > 0) throw new AuditflowError('STORE_QUERY_FAILED', 'an export page ended inside a row');
+}
+
+/** The pieces of one page as records: shaped lines as they are, marker lines replaced by the row mapped in JS. */
+function pageRecords(pieces: Buffer[], fallback: Map<number, ScaiVaultLogEntry>): ExportRecords[] {
+  const out: ExportRecords[] = [];
+  for (const piece of pieces) {
+    let from = 0;
+    for (let mark = piece.indexOf(FALLBACK_MARK); mark >= 0; mark = piece.indexOf(FALLBACK_MARK, from)) {
+      if (mark > from) out.push(new EncodedLines(piece.subarray(from, mark), countLines(piece, from, mark)));
+      const end = piece.indexOf(LF, mark);
+      const seq = Number(piece.toString('latin1', mark + 1, end));
+      const entry = fallback.get(seq);
+      if (!entry) throw new AuditflowError('INTERNAL', `export row seq ${seq} was not read back for mapping`);
+      const prev = out[out.length - 1];
+      if (Array.isArray(prev)) prev.push(entry);
+      else out.push([entry]);
+      from = end + 1;
+    }
+    if (from < piece.length) out.push(new EncodedLines(piece.subarray(from), countLines(piece, from)));
+  }
+  return out;
+}
+
+function markedSeqs(pieces: Buffer[]): string[] {
+  const seqs: string[] = [];
+  for (const piece of pieces) {
+    for (let mark = piece.indexOf(FALLBACK_MARK); mark >= 0; mark = piece.indexOf(FALLBACK_MARK, mark + 1)) {
+      seqs.push(piece.toString('latin1', mark + 1, piece.indexOf(LF, mark)));
+    }
+  }
+  return seqs;
+}
+
+/**
+ * The export's records in seq order, page by page: EncodedLines (bytes as the part gets them) and,
+ * for rows mapped in JS, arrays of entries. One page is read ahead.
+ */
+export async function* exportRecords(store: Store, job: ExportJob, opts: ExportPagesOptions): AsyncGenerator<ExportRecords> {
+  const filters = readAuditLogFilters(new QueryReader(job.spec.filters), ['from', 'to']);
+  const query = () => exportQuery(job.tenantId, job.spec, filters);
+  const bounds = new PageBounds(query, store, opts.pageRows);
+  const column = shapedLineColumn(opts.format);
+
+  const load = async (): Promise<ExportRecords[] | undefined> => {
+    opts.signal.throwIfAborted();
+    const range = await bounds.next();
+    if (!range) return undefined;
+    const { sql, params } = query()
+      .where({ column: 'seq', op: '>', type: 'UInt64', value: range.after })
+      .where({ column: 'seq', op: '<=', type: 'UInt64', value: range.upto })
+      .select(column, `ORDER BY seq SETTINGS ${SHAPED_LINE_SETTINGS}`, SHAPED_LINE_PARAMS);
+    const pieces: Buffer[] = [];
+    for await (const piece of wholeLines(store.stream(sql, params, { signal: opts.signal, format: 'TabSeparatedRaw' }))) pieces.push(piece);
+    const seqs = markedSeqs(pieces);
+    const fallback = new Map<number, ScaiVaultLogEntry>();
+    if (seqs.length > 0) {
+      const back = query().where({ column: 'seq', op: 'in', value: seqs }).select(LOG_COLUMNS, 'ORDER BY seq');
+      for (const row of await store.query<LogRow>(back.sql, back.params)) fallback.set(Number(row.seq), toScaiVaultLog(row));
+    }
+    return pageRecords(pieces, fallback);
+  };
+
+  let next = load();
+  // NOTE: a handler at once: a read ahead may fail while the current page is being written.
+  next.catch(() => undefined);
+  for (;;) {
+    const page = await next;
+    if (!page) return;
+    next = load();
+    next.catch(() => undefined);
+    yield* page;
+  }
+}
