@@ -43,7 +43,11 @@ export interface Config {
     /** Flush a partition as soon as it goes quiet rather than waiting out batchMs. */
     readonly flushWhenQuiet: boolean;
   };
-  readonly embeddedLog: { readonly partitions: number; readonly segmentBytes: number; readonly tailBytes: number };
+  readonly embeddedLog: {
+    readonly partitions: number; readonly segmentBytes: number; readonly tailBytes: number;
+    /** Per partition, what the slowest consumer group may hold back (infra/log/retention.ts); Infinity: no bound. */
+    readonly retentionBytes: number; readonly retentionMs: number;
+  };
   readonly ingest: { readonly maxBodyBytes: number; readonly maxEvents: number };
   /** An export's parts (processors/export/part-writer.ts): a part ends at `rows` records or before `bytes` of uncompressed output, whichever comes first. */
   readonly exportParts: { readonly rows: number; readonly bytes: number };
@@ -104,7 +108,7 @@ const KNOWN_KEYS = new Set([
   'SSE_HEARTBEAT_MS', 'WS_HEARTBEAT_MS', 'REALTIME_SEND_BUFFER_BYTES',
   'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
   'SINK_BATCH_ROWS', 'SINK_BATCH_BYTES', 'SINK_BATCH_MS', 'SINK_FLUSH_WHEN_QUIET',
-  'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES',
+  'EMBEDDED_LOG_PARTITIONS', 'EMBEDDED_LOG_SEGMENT_BYTES', 'EMBEDDED_LOG_TAIL_BYTES', 'EMBEDDED_LOG_RETENTION_BYTES', 'EMBEDDED_LOG_RETENTION_MS',
   'INGEST_MAX_BODY_BYTES', 'INGEST_MAX_EVENTS',
   'EXPORT_PART_ROWS', 'EXPORT_PART_BYTES', 'EXPORT_CONCURRENCY', 'EXPORT_PAGE_ROWS', 'EXPORT_POLL_MS', 'EXPORT_SCHEDULE_DELAY_MS', 'EXPORT_LEASE_MS',
   'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS',
@@ -126,6 +130,9 @@ function int(env: Env, key: string, dflt: number, min: number, max: number): num
   if (n < min || n > max) bad(key, `must be between ${min} and ${max}, got ${n}`);
   return n;
 }
+
+/** 0 means "no bound". */
+const unbounded = (n: number): number => (n === 0 ? Infinity : n);
 
 function bool(env: Env, key: string, dflt: boolean): boolean {
   const raw = env[key];
@@ -234,6 +241,10 @@ export function parseConfig(env: Env, role: Role): Config {
       // Room for what arrives while the sink waits for an insert (~17 MB at 75k events/s and a
       // 250 ms insert), with margin: a consumer that falls out of the tail reads the file.
       tailBytes: int(env, 'EMBEDDED_LOG_TAIL_BYTES', 64 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
+      // Kafka's model: a lagging SIEM destination holds the log back only this far (0: no bound).
+      // 10 GiB ≈ 15M events of ~700 bytes per partition; 7 days is Kafka's retention.ms default.
+      retentionBytes: unbounded(int(env, 'EMBEDDED_LOG_RETENTION_BYTES', 10 * 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER)),
+      retentionMs: unbounded(int(env, 'EMBEDDED_LOG_RETENTION_MS', 7 * 24 * 3600 * 1000, 0, Number.MAX_SAFE_INTEGER)),
     },
     ingest: {
       maxBodyBytes: int(env, 'INGEST_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -64,6 +64,11 @@ export const ERROR_CATALOGUE = {
   UPLOAD_ABORTED: { status: 503, retriable: true },
   // infrastructure
   LOG_UNAVAILABLE: { status: 503, retriable: true },
+  /** A consumer group's position is below the earliest offset the log still holds: the records in
+   * between are gone. Retrying the read cannot help; the group needs a new position (infra/log/). */
+  LOG_POSITION_OUT_OF_RETENTION: { status: 500, retriable: false },
+  /** A group's position cannot be set or deleted while a member of it is running (infra/log/ LogAdmin). */
+  LOG_GROUP_ACTIVE: { status: 409, retriable: true },
   STORE_UNAVAILABLE: { status: 503, retriable: true },
   STORE_QUERY_FAILED: { status: 500, retriable: false },
   SCHEMA_REGISTRY_FAILED: { status: 503, retriable: true },

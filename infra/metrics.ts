@@ -173,6 +173,19 @@ export class Metrics {
     counter('auditflow_siem_retries_total', 'Delivery attempts retried (5xx, 429, timeouts, connection errors) since the process started', (_sum, retries) => retries);
   }
 
+  /**
+   * Consumer groups and the log's retention (infra/log/retention.ts), by group and topic: positions
+   * found below the earliest retained offset (the consumer was stopped or read on, never silently),
+   * and records retention deleted before the group read them.
+   */
+  watchLogRetention(stats: { counts(): { group: string; topic: string; outOfRetention: number; lostRecords: number }[] }): void {
+    const labelNames = ['group', 'topic'] as const;
+    const counter = (name: string, help: string, read: (c: { outOfRetention: number; lostRecords: number }) => number) =>
+      new Counter({ name, help, labelNames, registers: [this.registry], collect() { this.reset(); for (const c of stats.counts()) this.inc({ group: c.group, topic: c.topic }, read(c)); } });
+    counter('auditflow_log_out_of_retention_total', 'Times a consumer group\'s position was found below the earliest retained offset (LOG_POSITION_OUT_OF_RETENTION)', (c) => c.outOfRetention);
+    counter('auditflow_log_retention_lost_records_total', 'Records the embedded log\'s size/age bound deleted before the group had read them', (c) => c.lostRecords);
+  }
+
   /** The processor's readable-topic publisher (distributed). */
   watchReadablePublisher(stats: { produced: number; dropped: number }): void {
     mirroredCounter(this.registry, 'auditflow_readable_published_total', 'Inserted batches produced to the readable topic', () => stats.produced);

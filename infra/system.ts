@@ -20,6 +20,7 @@ import { createAuthenticator, issueToken } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { EmbeddedLog, EmbeddedLogConsumer, EmbeddedLogProducer } from './log/embedded-log.ts';
 import { KafkaLogConsumer, KafkaLogProducer } from './log/kafka-log.ts';
+import { RetentionStats } from './log/retention.ts';
 import type { LogConsumer, LogProducer } from './log/log.ts';
 import { Metrics, type EndOffsets } from './metrics.ts';
 import { ChdbStore } from './store/chdb-store.ts';
@@ -70,6 +71,8 @@ async function startRealtimeSources(config: Config, store: Store, producer: LogP
       brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-edge`,
       groupId: `${config.kafka.groupId}-edge-${randomBytes(6).toString('hex')}`, topics: [config.kafka.topics.readable],
       sessionTimeoutMs: config.kafka.sessionTimeoutMs, maxWaitTimeInMs: config.kafka.maxWaitMs, fromBeginning: false,
+      // A live tail: what it missed the feed heals from the store.
+      outOfRetention: 'continue',
     });
     await consumer.run(new ReadableTopicReader(local, (x) => n.deliver(x)));
     // The stored positions are read once the reader has joined (it reads from the end from then
@@ -135,10 +138,18 @@ export async function startSystem(
     let producer: LogProducer | null = null;
     let embeddedLog: EmbeddedLog | null = null;
     if (embedded) {
-      embeddedLog = new EmbeddedLog({ dir: path.join(config.dataDir, 'log'), partitions: config.embeddedLog.partitions, segmentBytes: config.embeddedLog.segmentBytes, tailBytes: config.embeddedLog.tailBytes });
+      embeddedLog = new EmbeddedLog({
+        dir: path.join(config.dataDir, 'log'), partitions: config.embeddedLog.partitions, segmentBytes: config.embeddedLog.segmentBytes, tailBytes: config.embeddedLog.tailBytes,
+        // Retention follows the slowest group within these bounds, which never pass the store sink:
+        // until an event is stored, the log is its only copy.
+        retention: { maxBytes: config.embeddedLog.retentionBytes, maxAgeMs: config.embeddedLog.retentionMs, protectedGroups: [config.kafka.groupId] },
+      });
       const l = embeddedLog;
       cleanups.push(async () => l.close());
     }
+    // Consumer groups found out of retention, and records lost to its bounds (one set per process).
+    const retentionStats = embeddedLog?.retentionStats ?? new RetentionStats();
+    metrics.watchLogRetention(retentionStats);
     // Every role writes to the log: ingest its events, the processor dead letters, the API its self-audit.
     // endOffsets: the log's durable end per partition, for the sink's lag at scrape time.
     let endOffsets: EndOffsets;
@@ -179,6 +190,8 @@ export async function startSystem(
           brokers: [...config.kafka.brokers], clientId: `${config.kafka.clientId}-sink`, groupId: config.kafka.groupId,
           topics: [topics.auditEvents, topics.changes], sessionTimeoutMs: config.kafka.sessionTimeoutMs,
           maxWaitTimeInMs: config.kafka.maxWaitMs,
+          // Kafka owns retention: past a gap the sink reads on and counts it (stats.offsetGaps), as before.
+          outOfRetention: 'continue', retentionStats,
         });
       }
       const prod = producer;

@@ -56,7 +56,7 @@ export interface LogConsumer {
    * Resolves once the consumer has stopped; rejects with what stopped it for good — among others
    * LOG_POSITION_OUT_OF_RETENTION (below), so its owner learns it rather than reading on past a gap.
    */
-  done?(): Promise<void>;
+  done(): Promise<void>;
 }
 
 /**
@@ -82,53 +82,26 @@ export interface PositionOutOfRetention {
   earliest: bigint;
 }
 
-/** Offsets per partition of one topic. */
-export type PartitionOffsets = Map<number, bigint>;
-
-/**
- * Group positions and partition bounds, for consumers that manage their own start (each SIEM
- * destination is a group `auditflow-siem-<id>`). Implemented by both logs: EmbeddedLogAdmin
- * (committed.<group> files) and KafkaLogAdmin (the group coordinator, ListOffsets, Fetch).
- */
-export interface LogAdmin {
-  /** The group's committed next offset per partition of the topic; null where it never committed. */
-  committed(group: string, topic: string): Promise<Map<number, bigint | null>>;
-  /**
-   * Sets the group's committed offsets for the given partitions (others unchanged). Only while the
-   * group has no running member — otherwise LOG_GROUP_ACTIVE (a running member would overwrite it
-   * with its next commit, or read on from where it is). An offset past the partition's end is refused.
-   */
-  setCommitted(group: string, topic: string, offsets: ReadonlyMap<number, bigint>): Promise<void>;
-  /**
-   * Forgets the group's committed offsets on every topic (embedded: its committed files, so it no
-   * longer holds back retention). Only while it has no running member (LOG_GROUP_ACTIVE). A group
-   * that does not exist is not an error.
-   */
-  deleteGroup(group: string): Promise<void>;
-  /** The earliest offset each partition still holds. */
-  earliest(topic: string): Promise<PartitionOffsets>;
-  /** One past the last readable offset of each partition (the durable end / high watermark). */
-  end(topic: string): Promise<PartitionOffsets>;
-  /** Per partition, the first offset whose record's timestamp is >= epochMs, or the end when none is. */
-  offsetsForTime(topic: string, epochMs: number): Promise<PartitionOffsets>;
-  /**
-   * The partitions where the group's committed offset is below the earliest retained offset (a
-   * check before starting a consumer; it counts nothing — the consumer counts what it meets).
-   */
-  outOfRetention(group: string, topic: string): Promise<PositionOutOfRetention[]>;
-  close(): Promise<void>;
-}
-
 /**
  * A consumer group's positions and the log's bounds, for consumers whose position is set from
- * outside (a SIEM destination's `start`) and for lag. Both logs implement it.
+ * outside (a SIEM destination's `start`) and for lag. Both logs implement it: EmbeddedLogAdmin
+ * (committed.<group> files, segments) and KafkaLogAdmin (the group coordinator, ListOffsets,
+ * Fetch; ./kafka-admin.ts says what librdkafka's mock cluster lacks). Arrays are indexed by
+ * partition, every partition of the topic.
  */
 export interface LogAdmin {
   /** The group's committed next offset per partition (null: none yet). */
   committed(group: string, topic: string): Promise<(bigint | null)[]>;
-  /** Sets the group's next offsets (only while the group has no running member). */
+  /**
+   * Sets the group's next offsets, one per partition. Only while the group has no running member:
+   * otherwise LOG_GROUP_ACTIVE (a running member would overwrite it with its next commit, or read
+   * on from where it is). An offset past a partition's end is refused.
+   */
   setCommitted(group: string, topic: string, offsets: readonly bigint[]): Promise<void>;
-  /** Forgets the group (it stops pinning the embedded log's retention). */
+  /**
+   * Forgets the group's offsets on every topic (embedded: its committed files, so it stops pinning
+   * retention). Only while it has no running member (LOG_GROUP_ACTIVE); an unknown group is no error.
+   */
   deleteGroup(group: string): Promise<void>;
   /** The earliest retained offset per partition. */
   earliest(topic: string): Promise<bigint[]>;
@@ -136,4 +109,10 @@ export interface LogAdmin {
   end(topic: string): Promise<bigint[]>;
   /** Per partition, the first offset whose record timestamp is >= epochMs (the end if none). */
   offsetsForTime(topic: string, epochMs: number): Promise<bigint[]>;
+  /**
+   * The partitions where the group's committed offset is below the earliest retained offset — a
+   * check before starting a consumer. It counts nothing (the consumer counts what it meets).
+   */
+  outOfRetention(group: string, topic: string): Promise<PositionOutOfRetention[]>;
+  close(): Promise<void>;
 }
