@@ -1,4 +1,4 @@
-// `auditflow [all|ingest|processor|api]`: parses the configuration once, starts the role, prints
+// `auditflow [all|ingest|processor|api|forwarder]`: parses the configuration once, starts the role, prints
 // where it listens (and, embedded without a configured secret, a ready-to-use token), and drains
 // on SIGTERM/SIGINT.
 import { parseConfig, type Role } from './config.ts';
@@ -7,14 +7,16 @@ import { startSystem } from './system.ts';
 import { runExportCommand } from './export-command.ts';
 import { runVerifyCommand } from './verify-command.ts';
 
-const ROLES: readonly Role[] = ['all', 'ingest', 'processor', 'api'];
+const ROLES: readonly Role[] = ['all', 'ingest', 'processor', 'api', 'forwarder'];
 
-const USAGE = `usage: auditflow [all|ingest|processor|api]
+const USAGE = `usage: auditflow [all|ingest|processor|api|forwarder]
 
   all        every role in one process (the default; the only role in embedded mode)
   ingest     HTTP ingest → Kafka                      (distributed: KAFKA_BROKERS)
   processor  Kafka → ClickHouse store sink           (distributed: KAFKA_BROKERS, CLICKHOUSE_URL)
   api        read APIs over ClickHouse               (distributed: CLICKHOUSE_URL)
+  forwarder  Kafka → SIEM destinations (HEC, syslog, webhooks); scale by running more
+                                                      (distributed: KAFKA_BROKERS, CLICKHOUSE_URL)
 
   export --from --to --format --destination --bucket [...]
              run an export on a running server, with progress (auditflow export --help)

@@ -1,6 +1,6 @@
 // Wiring: the same components assembled for each deployment and role.
 //  embedded (default):  chDB store + durable embedded log + sink + HTTP edge, one process.
-//  distributed:         Kafka + ClickHouse over HTTP; `ingest`, `processor`, `api` or `all`.
+//  distributed:         Kafka + ClickHouse over HTTP; `ingest`, `processor`, `api`, `forwarder` or `all`.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -27,6 +27,8 @@ import { ChdbStore } from './store/chdb-store.ts';
 import { ClickHouseHttpStore } from './store/clickhouse-http-store.ts';
 import { migrate } from './store/migrations.ts';
 import { createSender } from './siem/sender-factory.ts';
+import type { ForwarderService } from './siem/forwarder-service.ts';
+import { startForwarders } from './siem/forwarder-start.ts';
 import type { Store } from './store/store.ts';
 
 export interface RunningSystem {
@@ -106,7 +108,9 @@ export async function startSystem(
   const embedded = config.mode === 'embedded';
   const needsStore = role !== 'ingest';
   const needsSink = role === 'all' || role === 'processor';
-  const needsApp = role !== 'processor';
+  // SIEM forwarders: one consumer group per destination (infra/siem/forwarder-service.ts).
+  const needsForwarders = role === 'all' || role === 'forwarder';
+  const needsApp = role !== 'processor' && role !== 'forwarder';
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => logger.error({ err: e }, 'shutdown step failed'));
@@ -232,6 +236,13 @@ export async function startSystem(
       cleanups.push(() => w.stop());
     }
 
+    let forwarders: ForwarderService | null = null;
+    if (needsForwarders && store && producer) {
+      const f = await startForwarders({ config, store, producer, codec, embeddedLog, logger, metrics, retentionStats });
+      forwarders = f;
+      cleanups.push(() => f.stop());
+    }
+
     let app: FastifyInstance;
     if (needsApp) {
       const auth = createAuthenticator({ ...config.auth, jwtSecret });
@@ -254,7 +265,11 @@ export async function startSystem(
         selfAudit, signal: needsSink ? signal : undefined, realtime, logger: logger.child({ component: 'http' }),
         exports: exports ? { ...exports, onQueued: exportWorker ? () => exportWorker?.nudge() : undefined } : undefined,
         // The SIEM destinations API: its audit events go the exports' way; test sends and redrives use the real senders.
-        siem: exports ? { appendAudit: exports.appendAudit, senderFor: (d, o) => createSender(d, { ...o, logger: logger.child({ component: 'siem-api' }) }) } : undefined,
+        siem: exports ? {
+          appendAudit: exports.appendAudit, senderFor: (d, o) => createSender(d, { ...o, logger: logger.child({ component: 'siem-api' }) }),
+          // In this process's forwarders, a change is acted on at once (elsewhere at their next poll).
+          onChanged: forwarders ? () => forwarders?.nudge() : undefined,
+        } : undefined,
         service: { metrics, producer: producer ?? undefined },
         // ScaiKey's webhooks, wherever reads are served; onUserDeleted: the realtime edge closes the user's sockets.
         webhooks: store && producer ? {

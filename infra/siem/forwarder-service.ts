@@ -10,6 +10,9 @@
 //  - A deleted destination's group is deleted too, so it stops pinning the embedded log's retention.
 //  - A consumer that fails (a position out of retention, a store that is down for the dead letters)
 //    is reported in the destination's health and started again at the next poll.
+//  - Offsets are committed with the health reports, just after them, not after every batch: the
+//    delivered counters a partition's next holder continues from are then never behind its
+//    position (a crash re-sends, and counts again, at most one poll interval of batches).
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.ts';
 import type { LogAdmin, LogConsumer } from '../log/log.ts';
@@ -45,6 +48,8 @@ interface Running {
   forwarder: DestinationForwarder;
   consumer: LogConsumer;
   sender: SiemSender;
+  /** Offsets delivered up to and not yet committed, by `topic/partition`. */
+  pending: Map<string, { topic: string; partition: number; offset: bigint }>;
 }
 
 /** A destination's figures in this process (Prometheus, labelled by destination). */
@@ -64,7 +69,7 @@ export class ForwarderService {
   private readonly replays: Replays;
   private readonly running = new Map<string, Running>();
   /** Destinations whose consumer failed: the error, reported as health until it runs again. */
-  private readonly failures = new Map<string, string>();
+  private readonly failures = new Map<string, { destination: Destination; error: string }>();
   private readonly deletedGroups = new Set<string>();
   private readonly retry: BackoffPolicy;
   private timer: NodeJS.Timeout | null = null;
@@ -157,15 +162,19 @@ export class ForwarderService {
     }
     const consumer = this.deps.consumerFor(group);
     const sender = this.deps.senderFor(d);
+    const pending: Running['pending'] = new Map();
     const forwarder = new DestinationForwarder({
       destination: d, sender, codec: this.deps.codec, deadLetters: this.deadLetters,
       lastReport: (t, p) => this.health.last(d.tenantId, d.destinationId, t, p),
       committed: async (t, p) => (await this.deps.admin.committed(group, t))[p] ?? null,
-      partitionCount: this.deps.partitionCount, commit: (t, p, o) => consumer.commit(t, p, o),
+      partitionCount: this.deps.partitionCount,
+      commit: async (t, p, o) => {
+        pending.set(`${t}/${p}`, { topic: t, partition: p, offset: o });
+      },
       batch: { batchRows: this.deps.siem.batchEvents, batchBytes: this.deps.siem.batchBytes, batchMs: this.deps.siem.batchMs, flushWhenQuiet: true },
       retry: this.retry, logger: this.deps.logger,
     });
-    const run: Running = { destination: d, forwarder, consumer, sender };
+    const run: Running = { destination: d, forwarder, consumer, sender, pending };
     this.running.set(d.destinationId, run);
     try {
       await consumer.run(forwarder);
@@ -185,7 +194,7 @@ export class ForwarderService {
 
   private failed(d: Destination, e: unknown): void {
     const msg = (e as Error).message ?? String(e);
-    this.failures.set(d.destinationId, msg);
+    this.failures.set(d.destinationId, { destination: d, error: msg });
     this.deps.logger.error({ destination: d.destinationId, err: msg }, 'forwarder failed; started again at the next poll');
   }
 
@@ -194,29 +203,59 @@ export class ForwarderService {
     if (!run) return;
     this.running.delete(id);
     run.forwarder.stop();
+    // What was delivered is reported and committed before the group is left.
+    await this.reportAndCommit([run]).catch((e: unknown) => this.deps.logger.warn({ destination: id, err: (e as Error).message }, 'final health report failed; the next holder re-sends since the last commit'));
     await run.consumer.stop().catch(() => undefined);
     await run.sender.close().catch(() => undefined);
   }
 
-  /** Writes each held partition's health, and keeps it for the metrics. */
+  /** Writes each held partition's health, then commits what it covers; keeps the figures for the metrics. */
   private async reportHealth(): Promise<void> {
-    if (this.running.size === 0 && this.failures.size === 0) {
-      this.lastReports = [];
-      return;
+    const runs = [...this.running.values()];
+    this.lastReports = runs.length === 0 ? [] : await this.reportAndCommit(runs);
+    // A destination whose consumer could not run: its partitions' last figures, with the error.
+    for (const [id, f] of this.failures) {
+      if (this.running.has(id)) continue;
+      const d = f.destination;
+      const rows = await this.health.partitions(d.tenantId, id);
+      const now = new Date().toISOString();
+      const count = rows.length > 0 ? 0 : await this.deps.partitionCount(this.deps.topic);
+      const fresh = Array.from({ length: count }, (_, partition): HealthReport => ({
+        tenantId: d.tenantId, destinationId: id, topic: this.deps.topic, partition, position: 0, endOffset: 0, lagEvents: 0, lagSeconds: 0,
+        lastSuccessAt: null, lastError: null, delivered: 0, deadLettered: 0, reportedAt: now,
+      }));
+      const reports = [...rows, ...fresh].filter((r) => r.lastError !== f.error).map((r) => ({ ...r, lastError: f.error, reportedAt: now }));
+      if (reports.length > 0) await this.health.report(reports);
     }
+  }
+
+  private async reportAndCommit(runs: Running[]): Promise<ForwarderView[]> {
     const ends = await this.deps.admin.end(this.deps.topic);
     const endOffsets = new Map(ends.map((o, p) => [`${this.deps.topic}/${p}`, o]));
     const views: ForwarderView[] = [];
     const all: HealthReport[] = [];
-    for (const [id, run] of this.running) {
+    const commits: { run: Running; topic: string; partition: number; offset: bigint }[] = [];
+    for (const run of runs) {
+      // Taken in the same turn as the reports, so every commit is covered by a report written before it.
+      for (const [k, c] of run.pending) {
+        commits.push({ run, ...c });
+        run.pending.delete(k);
+      }
+      const id = run.destination.destinationId;
       const reports = run.forwarder.reports(endOffsets);
       const failure = this.failures.get(id);
-      if (failure) for (const r of reports) r.lastError = failure;
+      if (failure) for (const r of reports) r.lastError = failure.error;
       views.push({ destinationId: id, tenantId: run.destination.tenantId, type: run.destination.type, reports, retries: run.forwarder.chainStats.retries });
       all.push(...reports);
     }
-    this.lastReports = views;
     if (all.length > 0) await this.health.report(all);
+    for (const c of commits) {
+      await c.run.consumer.commit(c.topic, c.partition, c.offset).catch((e: unknown) => {
+        // A partition revoked meanwhile: its next holder re-sends from the last commit (at least once).
+        this.deps.logger.warn({ destination: c.run.destination.destinationId, partition: c.partition, err: (e as Error).message }, 'offset commit failed');
+      });
+    }
+    return views;
   }
 
   /** Runs claimable replays of the destinations this process forwards, one at a time. */
