@@ -102,7 +102,7 @@ describe.each(['chdb', 'http'] as const)('SIEM destinations API on %s', (name) =
     expect(a.body).toEqual({
       destination_id: expect.stringMatching(/^dst_/), name: 'Splunk prod', type: 'splunk_hec',
       config: { url: 'https://splunk.example.com:8088', token_set: true, index: 'audit', sourcetype: 'auditflow' },
-      filter: {}, start: 'now', status: 'active', created_at: expect.any(String), updated_at: expect.any(String),
+      filter: {}, start: 'now', generation: 0, status: 'active', created_at: expect.any(String), updated_at: expect.any(String),
     });
     const b = await api.call('POST', '/v1/siem/destinations', t, syslog());
     const c = await api.call('POST', '/v1/siem/destinations', t, webhook('https://hooks.example.com/in'));

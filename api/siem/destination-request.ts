@@ -181,6 +181,16 @@ export function readNewDestination(body: unknown, now = Date.now()): Destination
   return { ...common!, start };
 }
 
+/** POST …/{id}/seek `{start}`: "oldest" or an instant ("now" is resolved to the request's time). */
+export function readSeek(body: unknown, now = Date.now()): DestinationStart {
+  const r = new BodyReader(objectBody(body));
+  if (r.body['start'] === undefined) r.fail('/start', 'is required');
+  const start = readStart(r, now);
+  r.onlyKnown(['start']);
+  r.done();
+  return start === 'now' ? new Date(now).toISOString() : start;
+}
+
 /** RFC 7396: objects merge key by key, `null` removes, anything else replaces. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;

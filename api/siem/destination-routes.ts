@@ -10,7 +10,7 @@ import { publicView, type Destination, type DestinationStatus } from '../../proc
 import type { ForwardedEvent } from '../../processors/siem/siem-types.ts';
 import { QueryReader } from '../query/query-params.ts';
 import { deliveryAnswer, sendOnce } from './delivery-answer.ts';
-import { readDestinationPatch, readNewDestination } from './destination-request.ts';
+import { readDestinationPatch, readNewDestination, readSeek } from './destination-request.ts';
 import { destinationAuditEvent } from './siem-audit.ts';
 import type { SiemApiDeps, SiemRecords } from './siem-api.ts';
 import { pageOf, readPage } from './siem-paging.ts';
@@ -97,6 +97,17 @@ export async function destinationRoutes(app: FastifyInstance, deps: SiemApiDeps,
   };
   app.post<{ Params: { id: string } }>('/v1/siem/destinations/:id/pause', { schema: SIEM_SCHEMAS.pause }, setStatus('paused'));
   app.post<{ Params: { id: string } }>('/v1/siem/destinations/:id/resume', { schema: SIEM_SCHEMAS.resume }, setStatus('active'));
+
+  // A new position: the forwarder starts a new consumer group from `start` and deletes the old one.
+  // The way on for a destination whose position fell out of the log's retention.
+  app.post<{ Params: { id: string } }>('/v1/siem/destinations/:id/seek', { schema: SIEM_SCHEMAS.seek }, async (req) => {
+    const d = await loadDestination(records, req);
+    const start = readSeek(req.body);
+    const saved = await destinations.seek(d, start);
+    await deps.appendAudit(destinationAuditEvent(req, 'siem_destination_updated', saved, { changed: ['start'], generation: saved.generation }));
+    changed();
+    return publicView(saved);
+  });
 
   // One test event through a sender of its own (not the forwarder's): paused or not, filter or not.
   app.post<{ Params: { id: string } }>('/v1/siem/destinations/:id/test', { schema: SIEM_SCHEMAS.test }, async (req) => {

@@ -36,7 +36,7 @@ const DESTINATION = {
   type: 'object',
   properties: {
     destination_id: { type: 'string' }, name: { type: 'string' }, type: { type: 'string', enum: ['splunk_hec', 'syslog', 'webhook'] },
-    config: CONFIG, filter: FILTER, start: START, status: { type: 'string', enum: ['active', 'paused'] }, created_at: TIME, updated_at: TIME,
+    config: CONFIG, filter: FILTER, start: START, generation: { type: 'integer', description: 'Bumped by each seek' }, status: { type: 'string', enum: ['active', 'paused'] }, created_at: TIME, updated_at: TIME,
   },
 } as const;
 
@@ -84,6 +84,11 @@ export const SIEM_SCHEMAS = {
   remove: { summary: 'Delete a destination (forwarding stops, its consumer group is removed)', tags: TAGS, params: ID, response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(403, 404) } },
   pause: { summary: 'Pause forwarding (the position is kept)', tags: TAGS, params: ID, response: { 200: DESTINATION, ...errorResponses(403, 404) } },
   resume: { summary: 'Resume forwarding from the kept position', tags: TAGS, params: ID, response: { 200: DESTINATION, ...errorResponses(403, 404) } },
+  seek: {
+    summary: 'Move forwarding to a new start ("oldest", "now" or an instant): a new generation of the destination\'s position', tags: TAGS, params: ID,
+    body: { type: 'object', required: ['start'], properties: { start: { type: 'string', description: '"oldest", "now" or an ISO 8601 date-time' } } },
+    response: { 200: DESTINATION, ...errorResponses(400, 403, 404) },
+  },
   test: {
     summary: 'Send one test event and report the receiver\'s answer', tags: TAGS, params: ID,
     response: { 200: { type: 'object', properties: { ...DELIVERY, latency_ms: { type: 'integer' }, event_id: { type: 'string' } } }, ...errorResponses(403, 404) },

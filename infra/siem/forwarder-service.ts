@@ -14,6 +14,7 @@
 //    delivered counters a partition's next holder continues from are then never behind its
 //    position (a crash re-sends, and counts again, at most one poll interval of batches).
 import { randomBytes } from 'node:crypto';
+import { isAuditflowError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import type { LogAdmin, LogConsumer } from '../log/log.ts';
 import type { MessageCodec } from '../../schemas/message-codec.ts';
@@ -127,16 +128,9 @@ export class ForwarderService {
       const run = this.running.get(d.destinationId);
       const wanted = !d.deleted && d.status === 'active';
       if (run && (!wanted || run.destination.version !== d.version)) await this.stopOne(d.destinationId);
-      if (d.deleted) {
-        const group = destinationGroup(d.destinationId);
-        if (!this.deletedGroups.has(group)) {
-          // LOG_GROUP_ACTIVE while another forwarder still runs it: tried again at the next poll.
-          await this.deps.admin.deleteGroup(group).then(() => this.deletedGroups.add(group), (e: unknown) => {
-            this.deps.logger.warn({ destination: d.destinationId, err: (e as Error).message }, 'deleting the destination\'s group failed; trying again');
-          });
-        }
-        continue;
-      }
+      // Groups no longer used: every generation of a deleted destination, the earlier ones of a sought one.
+      for (let g = 0; g < (d.deleted ? d.generation + 1 : d.generation); g++) await this.deleteGroup(d, destinationGroup(d.destinationId, g));
+      if (d.deleted) continue;
       if (wanted && !this.running.has(d.destinationId)) {
         try {
           await this.startOne(d);
@@ -149,11 +143,25 @@ export class ForwarderService {
     for (const id of [...this.running.keys()]) if (!seen.has(id)) await this.stopOne(id);
   }
 
+  private async deleteGroup(d: Destination, group: string): Promise<void> {
+    if (this.deletedGroups.has(group)) return;
+    // Already gone (a restart sees every deleted destination again): no admin round trip to repeat.
+    if ((await this.deps.admin.committed(group, this.deps.topic)).every((c) => c === null)) {
+      this.deletedGroups.add(group);
+      return;
+    }
+    // LOG_GROUP_ACTIVE while another forwarder still runs it: tried again at the next poll.
+    await this.deps.admin.deleteGroup(group).then(() => this.deletedGroups.add(group), (e: unknown) => {
+      this.deps.logger.warn({ destination: d.destinationId, group, err: (e as Error).message }, 'deleting a destination group failed; trying again');
+    });
+  }
+
   private async startOne(d: Destination): Promise<void> {
-    const group = destinationGroup(d.destinationId);
+    const group = destinationGroup(d.destinationId, d.generation);
     const topic = this.deps.topic;
     const committed = await this.deps.admin.committed(group, topic);
     if (committed.every((c) => c === null)) {
+      // "now" is only ever generation 0's (a seek stores the instant it was asked for).
       const offsets = d.start === 'oldest'
         ? await this.deps.admin.earliest(topic)
         : await this.deps.admin.offsetsForTime(topic, Date.parse(d.start === 'now' ? d.createdAt : d.start));
@@ -193,9 +201,10 @@ export class ForwarderService {
   }
 
   private failed(d: Destination, e: unknown): void {
-    const msg = (e as Error).message ?? String(e);
+    const msg = isAuditflowError(e) ? `${e.code}: ${e.message}` : (e as Error).message ?? String(e);
+    // Said once per error, not at every poll that tries again.
+    if (this.failures.get(d.destinationId)?.error !== msg) this.deps.logger.error({ destination: d.destinationId, err: msg }, 'forwarder failed; started again at the next poll');
     this.failures.set(d.destinationId, { destination: d, error: msg });
-    this.deps.logger.error({ destination: d.destinationId, err: msg }, 'forwarder failed; started again at the next poll');
   }
 
   private async stopOne(id: string): Promise<void> {

@@ -18,6 +18,8 @@ export type Destination = DestinationConfig & {
   name: string;
   filter: DestinationFilter;
   start: DestinationStart;
+  /** Bumped by a seek: each generation is its own consumer group, positioned from `start`. */
+  generation: number;
   status: DestinationStatus;
   createdAt: string;
   updatedAt: string;
@@ -30,15 +32,16 @@ export type DestinationInput = DestinationConfig & { name: string; filter: Desti
 interface DestinationRow {
   tenant_id: string; destination_id: string; version: number | string; name: string; type: string; config: string;
   filter: string; start: string; status: DestinationStatus; created_at: string; updated_at: string; deleted: unknown;
+  generation: number | string;
 }
 
-const COLUMNS = 'tenant_id, destination_id, version, name, type, config, filter, start, status, created_at, updated_at, deleted';
+const COLUMNS = 'tenant_id, destination_id, version, name, type, config, filter, start, status, created_at, updated_at, deleted, generation';
 
 function fromRow(r: DestinationRow): Destination {
   return {
     tenantId: r.tenant_id, destinationId: r.destination_id, version: Number(r.version), name: r.name,
     ...({ type: r.type, config: JSON.parse(r.config) } as DestinationConfig),
-    filter: JSON.parse(r.filter) as DestinationFilter, start: r.start, status: r.status,
+    filter: JSON.parse(r.filter) as DestinationFilter, start: r.start, generation: Number(r.generation), status: r.status,
     createdAt: isoFromStore(r.created_at), updatedAt: isoFromStore(r.updated_at), deleted: storedBool(r.deleted),
   };
 }
@@ -84,7 +87,7 @@ export function scrubSecrets(d: DestinationConfig, text: string): string {
 export function publicView(d: Destination): Record<string, unknown> {
   return {
     destination_id: d.destinationId, name: d.name, type: d.type, config: publicConfig(d), filter: d.filter,
-    start: d.start, status: d.status, created_at: d.createdAt, updated_at: d.updatedAt,
+    start: d.start, generation: d.generation, status: d.status, created_at: d.createdAt, updated_at: d.updatedAt,
   };
 }
 
@@ -100,13 +103,13 @@ export class Destinations {
     await insertRows(this.store, 'siem_destinations', [{
       tenant_id: saved.tenantId, destination_id: saved.destinationId, version: saved.version, name: saved.name, type: saved.type,
       config: JSON.stringify(saved.config), filter: JSON.stringify(saved.filter), start: saved.start, status: saved.status,
-      created_at: chTime(saved.createdAt), updated_at: chTime(saved.updatedAt), deleted: saved.deleted,
+      created_at: chTime(saved.createdAt), updated_at: chTime(saved.updatedAt), deleted: saved.deleted, generation: saved.generation,
     }]);
     return saved;
   }
 
   create(tenantId: string, input: DestinationInput): Promise<Destination> {
-    return this.save({ ...input, tenantId, destinationId: this.clock.id('dst'), status: 'active', createdAt: this.clock.iso(), deleted: false });
+    return this.save({ ...input, tenantId, destinationId: this.clock.id('dst'), generation: 0, status: 'active', createdAt: this.clock.iso(), deleted: false });
   }
 
   /** The tenant's destination (null when unknown, another tenant's, or deleted). */
@@ -134,6 +137,14 @@ export class Destinations {
   /** Writes the merged input as the next version (name, config and filter; type and start are fixed at creation). */
   update(d: Destination, input: Pick<DestinationInput, 'name' | 'config' | 'filter'>): Promise<Destination> {
     return this.save({ ...d, name: input.name, config: input.config, filter: input.filter } as Destination);
+  }
+
+  /**
+   * Moves forwarding to `start` (an ISO instant or "oldest"): the next generation, whose consumer
+   * group the forwarder positions from it; the previous group is deleted.
+   */
+  seek(d: Destination, start: DestinationStart): Promise<Destination> {
+    return this.save({ ...d, start, generation: d.generation + 1 });
   }
 
   setStatus(d: Destination, status: DestinationStatus): Promise<Destination> {

@@ -31,8 +31,9 @@ import { forwardedFromLog } from './forwarded-event.ts';
 import { compileFilter, type FilterableEvent } from './siem-filter.ts';
 import type { ForwardedEvent, SiemSender } from './siem-types.ts';
 
-/** The consumer group that holds a destination's position in the audit topic. */
-export const destinationGroup = (destinationId: string): string => `auditflow-siem-${destinationId}`;
+/** The consumer group that holds a destination's position in the audit topic (one per generation: a seek starts a new one). */
+export const destinationGroup = (destinationId: string, generation = 0): string =>
+  generation === 0 ? `auditflow-siem-${destinationId}` : `auditflow-siem-${destinationId}.g${generation}`;
 
 export interface ForwarderDeps {
   destination: Destination;
