@@ -45,7 +45,7 @@ export interface AppDeps {
   /** The export family (./exports/): credentials, the manifest key, how its audit events reach the log. */
   exports?: { secrets: SecretsProvider; signingKey(): Promise<ExportSigningKey>; appendAudit(e: AuditEvent): Promise<void>; onQueued?: (() => void) | undefined } | undefined;
   /** The SIEM destinations family (./siem/): how its audit events reach the log, the sender for test sends and redrives. */
-  siem?: Pick<SiemApiDeps, 'appendAudit' | 'senderFor' | 'onChanged' | 'sendTimeoutMs'> | undefined;
+  siem?: Pick<SiemApiDeps, 'appendAudit' | 'senderFor' | 'onChanged' | 'sendTimeoutMs' | 'maxDestinations'> | undefined;
   /** The realtime edge's sources (SSE, WebSockets): what became readable, and the edge's notices. */
   realtime?: { feed: ReadableFeed; notices: EdgeNotices } | undefined;
   /** A pino logger; none: silent (tests). */

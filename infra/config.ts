@@ -80,6 +80,8 @@ export interface Config {
     /** Stored events per replay page, and a replay's lease (a worker that died is replaced after it). */
     readonly replayPageRows: number;
     readonly replayLeaseMs: number;
+    /** Live destinations a tenant may have: each is a consumer group that reads the whole audit topic. */
+    readonly maxDestinationsPerTenant: number;
   };
   /** The realtime edge (api/realtime/): SSE and the two WebSockets. */
   readonly realtime: {
@@ -115,7 +117,7 @@ const KNOWN_KEYS = new Set([
   'SCAIKEY_WEBHOOK_SECRET', 'SCAIKEY_WEBHOOK_TOLERANCE_SECONDS',
   'EXPORT_SIGNING_KEY_FILE',
   'SIEM_BATCH_EVENTS', 'SIEM_BATCH_BYTES', 'SIEM_BATCH_MS', 'SIEM_POLL_MS', 'SIEM_TIMEOUT_MS', 'SIEM_RETRY_BASE_MS', 'SIEM_RETRY_MAX_MS',
-  'SIEM_REPLAY_PAGE_ROWS', 'SIEM_REPLAY_LEASE_MS',
+  'SIEM_REPLAY_PAGE_ROWS', 'SIEM_REPLAY_LEASE_MS', 'SIEM_MAX_DESTINATIONS_PER_TENANT',
 ]);
 
 function bad(key: string, why: string): never {
@@ -276,6 +278,7 @@ export function parseConfig(env: Env, role: Role): Config {
       retryMaxMs: int(env, 'SIEM_RETRY_MAX_MS', 60_000, 1, 3_600_000),
       replayPageRows: int(env, 'SIEM_REPLAY_PAGE_ROWS', 500, 1, 100_000),
       replayLeaseMs: int(env, 'SIEM_REPLAY_LEASE_MS', 60_000, 1_000, 3_600_000),
+      maxDestinationsPerTenant: int(env, 'SIEM_MAX_DESTINATIONS_PER_TENANT', 20, 1, 1_000),
     },
     realtime: {
       sseHeartbeatMs: int(env, 'SSE_HEARTBEAT_MS', 30_000, 100, 3_600_000),

@@ -37,6 +37,8 @@ export const ERROR_CATALOGUE = {
   EXPORT_INCOMPLETE: { status: 500, retriable: true },
   /** Redriving dead letters of a paused destination (api/siem/): resume it first. */
   SIEM_DESTINATION_PAUSED: { status: 409, retriable: false },
+  /** The tenant has SIEM_MAX_DESTINATIONS destinations already (each one reads the whole audit topic). */
+  SIEM_DESTINATION_LIMIT: { status: 409, retriable: false },
   /** A redrive of the destination's dead letters is already running in this process. */
   SIEM_REDRIVE_RUNNING: { status: 409, retriable: true },
   RATE_LIMITED: { status: 429, retriable: true },

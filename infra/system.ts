@@ -269,6 +269,7 @@ export async function startSystem(
           appendAudit: exports.appendAudit, senderFor: (d, o) => createSender(d, { ...o, logger: logger.child({ component: 'siem-api' }) }),
           // In this process's forwarders, a change is acted on at once (elsewhere at their next poll).
           onChanged: forwarders ? () => forwarders?.nudge() : undefined,
+          sendTimeoutMs: config.siem.timeoutMs, maxDestinations: config.siem.maxDestinationsPerTenant,
         } : undefined,
         service: { metrics, producer: producer ?? undefined },
         // ScaiKey's webhooks, wherever reads are served; onUserDeleted: the realtime edge closes the user's sockets.

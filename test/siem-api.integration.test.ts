@@ -41,7 +41,7 @@ async function siemApp(h: HarnessStore): Promise<Api> {
   const audit: AuditEvent[] = [];
   const app = await buildApp({
     config, auth: createAuthenticator({ jwtSecret: jwt }), store: h.store, selfAudit: reads, signal: h.signal,
-    siem: { appendAudit: async (e) => { audit.push(e); }, senderFor: (d, o) => createSender(d, o), sendTimeoutMs: 3000 },
+    siem: { appendAudit: async (e) => { audit.push(e); }, senderFor: (d, o) => createSender(d, o), sendTimeoutMs: 3000, maxDestinations: 4 },
   });
   await app.ready();
   return {
@@ -134,6 +134,22 @@ describe.each(['chdb', 'http'] as const)('SIEM destinations API on %s', (name) =
     // audit:admin is required.
     expect((await api.call('GET', '/v1/siem/destinations', t, undefined, { scope: 'audit:read audit:export' })).status).toBe(403);
     expect((await api.call('POST', '/v1/siem/destinations', t, hec(), { scope: 'audit:read' })).status).toBe(403);
+  });
+
+  it('refuses a tenant\'s destination past SIEM_MAX_DESTINATIONS_PER_TENANT with 409; deleting one frees its place', async () => {
+    const t = newTenant();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await api.call('POST', '/v1/siem/destinations', t, hec({ name: `d${i}` }));
+      expect(r.status).toBe(201);
+      ids.push(String(r.body.destination_id));
+    }
+    const over = await api.call('POST', '/v1/siem/destinations', t, hec({ name: 'one too many' }));
+    expect(over.status).toBe(409);
+    expect(over.body.code).toBe('SIEM_DESTINATION_LIMIT');
+    expect((await api.call('POST', '/v1/siem/destinations', newTenant(), hec())).status).toBe(201); // per tenant
+    expect((await api.call('DELETE', `/v1/siem/destinations/${ids[0]}`, t)).status).toBe(204);
+    expect((await api.call('POST', '/v1/siem/destinations', t, hec({ name: 'in its place' }))).status).toBe(201);
   });
 
   it('refuses bad bodies with every problem named', async () => {

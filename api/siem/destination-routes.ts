@@ -16,6 +16,9 @@ import type { SiemApiDeps, SiemRecords } from './siem-api.ts';
 import { pageOf, readPage } from './siem-paging.ts';
 import { SIEM_SCHEMAS } from './siem-schemas.ts';
 
+/** SIEM_MAX_DESTINATIONS_PER_TENANT's default. */
+const DEFAULT_MAX_DESTINATIONS = 20;
+
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>;
@@ -49,6 +52,10 @@ export async function destinationRoutes(app: FastifyInstance, deps: SiemApiDeps,
   app.post('/v1/siem/destinations', { schema: SIEM_SCHEMAS.create }, async (req, reply) => {
     requireScope(req.principal, 'audit:admin');
     const input = readNewDestination(req.body);
+    const max = deps.maxDestinations ?? DEFAULT_MAX_DESTINATIONS;
+    if ((await destinations.list(req.principal.tenantId, { limit: max })).length >= max) {
+      throw new AuditflowError('SIEM_DESTINATION_LIMIT', `the tenant has ${max} destinations, the most allowed (SIEM_MAX_DESTINATIONS_PER_TENANT); delete one first`);
+    }
     const d = await destinations.create(req.principal.tenantId, input);
     await deps.appendAudit(destinationAuditEvent(req, 'siem_destination_created', d));
     changed();

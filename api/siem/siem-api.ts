@@ -31,6 +31,8 @@ export interface SiemApiDeps {
   onChanged?: ((what: 'destinations' | 'replays') => void) | undefined;
   /** How long the test send and each redrive send may take (default 10 s). */
   sendTimeoutMs?: number | undefined;
+  /** Live destinations a tenant may have (each is a consumer group reading the whole audit topic). */
+  maxDestinations?: number | undefined;
 }
 
 export interface SiemRecords {
