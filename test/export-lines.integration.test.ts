@@ -17,6 +17,7 @@ import { runExport } from '../processors/export/export-runner.ts';
 import { FALLBACK_MARK, SHAPED_LINE_PARAMS, SHAPED_LINE_SETTINGS, shapedLineColumn } from '../processors/export/shaped-lines.ts';
 import { ScopedQuery } from '../api/query/scoped-query.ts';
 import { verifyExport } from '../processors/export/verify-export.ts';
+import type { Store } from '../infra/store/store.ts';
 import { newTenant, readApp, startStores, type AuditRow, type HarnessStore, type Stores } from './support/read-api-harness.ts';
 
 const FROM = '2026-03-01T00:00:00.000Z';
@@ -42,7 +43,7 @@ const DETAILS = DETAIL_CASES.map(([d]) => d);
 /** Text values for the entry's string fields: CSV formulas, quoting, JSON escaping, JS/ClickHouse differences. */
 const TEXTS = [
   'plain', 'äöü€😀', 'line\u2028sep\u2029', 'ctl\u0001\u000b\u001f\u007f', 'nl\nand\rcr\ttab\bbs\ffeed', 'say "hi" \\ back/slash',
-  '=SUM(A1)', "'=x", "''+1", '-2', '@x', '\tx', 'comma, here', 'a"b', '', ' =not-a-formula', 'vt\u000bonly', 'text \\u001F \\u2028',
+  '=SUM(A1)', "'=x", "''+1", '-2', '@x', '\tx', 'comma, here', 'a"b', '', ' =not-a-formula', 'vt\u000bonly', 'text \\u001F \\u2028', 'sep\u2028only', 'quote" and \u2028',
 ];
 
 function trickyRows(): Partial<AuditRow>[] {
@@ -105,7 +106,7 @@ async function apiEntries(h: HarnessStore, tenant: string): Promise<{ text: stri
   }
 }
 
-async function exportParts(h: HarnessStore, tenant: string, format: 'jsonl' | 'csv', over: { pageRows: number; parts: { rows: number; bytes: number } }) {
+async function exportParts(h: HarnessStore, tenant: string, format: 'jsonl' | 'csv', over: { pageRows: number; parts: { rows: number; bytes: number }; pageMemoryBytes?: number }, store: Store = h.store) {
   const exportId = `exp_${format}_${h.name}_${tenant}`;
   const destination = { type: 'local', bucket: 'lines', prefix: h.name } as const;
   const job: ExportJob = {
@@ -114,10 +115,10 @@ async function exportParts(h: HarnessStore, tenant: string, format: 'jsonl' | 'c
     createdAt: FROM, updatedAt: FROM, estimatedRecords: 0, recordCount: 0, progress: emptyProgress(),
     error: '', cancelRequested: false, attempt: 1, worker: 'test', leaseUntil: FROM, completedAt: null,
   };
-  const store = await openObjectStore(destination, { secrets: new FileSecretsProvider(path.join(dataDir, 'secrets')), dataDir });
+  const destination2 = await openObjectStore(destination, { secrets: new FileSecretsProvider(path.join(dataDir, 'secrets')), dataDir });
   const key = await loadExportSigningKey({ dataDir, exportSigningKeyFile: undefined });
   const result = await runExport(job, {
-    store: h.store, destination: store, key, ...over, previousManifest: null, signal: new AbortController().signal, onProgress: () => undefined,
+    store, destination: destination2, key, ...over, previousManifest: null, signal: new AbortController().signal, onProgress: () => undefined,
   });
   const dir = path.join(dataDir, 'exports', 'lines', h.name, exportId);
   const report = await verifyExport(dir, { publicKeyPem: key.publicKeyPem });
@@ -193,5 +194,24 @@ describe.each(['chdb', 'http'] as const)('export lines on %s', (name) => {
     expect(body).toBe([...api.entries].reverse().map((e) => csvEncoder.line(e)).join(''));
     expect(body).toContain(`"'=SUM(A1)"`);
     expect(body).toContain(`"''=x"`);
+  });
+
+  it('reads a page too large for its memory bound in halves: the same lines, every row once', async () => {
+    const t = newTenant('wide');
+    const t0 = Date.parse(FROM);
+    const n = 96;
+    await h.rows.audit(t, Array.from({ length: n }, (_, i) => ({ event_time: new Date(t0 + i * 1000).toISOString(), details: JSON.stringify({ i, blob: 'x'.repeat(100_000 + i) }) })));
+    const wide = await apiEntries(h, t);
+    let reads = 0;
+    const counting: Store = { ...h.store, kind: h.store.kind, command: (a, b) => h.store.command(a, b), query: (a, b) => h.store.query(a, b),
+      insertJsonEachRow: (a, b) => h.store.insertJsonEachRow(a, b), close: () => h.store.close(),
+      stream: (sql, params, o) => { reads++; return h.store.stream(sql, params, o); } };
+    // One page of ~9.6 MB of lines, past 20 MiB of query memory (the granule read, the line and its
+    // checks): read in parts. (A granule, ≤ 10 MiB of a column, is the least a read can take.)
+    const { result, parts } = await exportParts(h, t, 'jsonl', { pageRows: n, parts: { rows: 1000, bytes: 1 << 30 }, pageMemoryBytes: 20 * 1024 * 1024 }, counting);
+    expect(result.recordCount).toBe(n);
+    expect(reads).toBeGreaterThan(2);
+    const lines = Buffer.concat(parts).toString('utf8').split('\n').slice(0, -1);
+    expect([...lines].reverse().join(',')).toBe(wide.text);
   });
 });

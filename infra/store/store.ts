@@ -36,3 +36,19 @@ export interface Store {
   close(): Promise<void>;
   readonly kind: 'chdb' | 'http';
 }
+
+/**
+ * The ClickHouse error code behind a store failure, if the engine answered with one: both stores
+ * keep the engine's error as the cause (chDB's `clickhouseCode`, the HTTP client's numeric `code`).
+ */
+export function clickHouseCode(e: unknown): number | undefined {
+  for (let c: unknown = e, depth = 0; typeof c === 'object' && c !== null && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const { clickhouseCode, code } = c as { clickhouseCode?: unknown; code?: unknown };
+    if (typeof clickhouseCode === 'number') return clickhouseCode;
+    if (typeof code === 'string' && /^\d+$/.test(code)) return Number(code);
+  }
+  return undefined;
+}
+
+/** ClickHouse's MEMORY_LIMIT_EXCEEDED: a query went past its max_memory_usage. */
+export const MEMORY_LIMIT_EXCEEDED = 241;

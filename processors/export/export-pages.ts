@@ -4,10 +4,11 @@
 // columns and mapped in JS by the API's own toScaiVaultLog, so every record is the API's entry.
 //
 // Pages are seq ranges (after, upto] of pageRows rows each, their bounds found ahead, PAGES_PER_BOUNDS
-// pages per query. With the bounds known, the next page is read while the current one is written:
-// the engine and the JS overlap instead of taking turns.
+// pages per query. With the bounds known, the next pages are read while the current one is
+// written: the engine and the JS overlap instead of taking turns. A page query's memory is bounded
+// (PAGE_MEMORY_BYTES); a page of rows too wide for it is read in halves.
 import { AuditflowError } from '../../infra/errors.ts';
-import type { Store } from '../../infra/store/store.ts';
+import { clickHouseCode, MEMORY_LIMIT_EXCEEDED, type Store } from '../../infra/store/store.ts';
 import { exportQuery } from '../../api/exports/export-routes.ts';
 import { QueryReader } from '../../api/query/query-params.ts';
 import type { ScopedQuery } from '../../api/query/scoped-query.ts';
@@ -20,14 +21,29 @@ import { FALLBACK_MARK, SHAPED_LINE_PARAMS, SHAPED_LINE_SETTINGS, shapedLineColu
 /** Page bounds found per query: one seq-only read (~0.1 µs per row) serves this many pages. */
 export const PAGES_PER_BOUNDS = 10;
 
+/**
+ * Pages read ahead of the one being written. Two, so the engine always has the next query queued
+ * (chDB runs them one at a time): with one, it idled while a page's writes waited on the disk.
+ */
+export const READ_AHEAD_PAGES = 2;
+
 const LF = 0x0a;
 
 export type ExportRecords = EncodedLines | ScaiVaultLogEntry[];
+
+/**
+ * What one page query may use (max_memory_usage). A page of 20,000 rows of ~400 bytes uses
+ * 16–32 MiB; a page that needs more (wide rows) fails fast and is read again as two halves, so
+ * the engine's memory per export read stays bounded whatever the rows' size.
+ */
+export const PAGE_MEMORY_BYTES = 128 * 1024 * 1024;
 
 export interface ExportPagesOptions {
   format: ExportFormat;
   pageRows: number;
   signal: AbortSignal;
+  /** PAGE_MEMORY_BYTES unless a test makes pages split. */
+  pageMemoryBytes?: number | undefined;
 }
 
 /** The seq ranges of the pages, in order, each holding pageRows rows (the last one fewer). */
@@ -38,9 +54,16 @@ class PageBounds {
 
   constructor(private readonly query: () => ScopedQuery, private readonly store: Store, private readonly pageRows: number) {}
 
-  async next(): Promise<{ after: number; upto: number } | undefined> {
-    if (this.ranges.length === 0 && !this.exhausted) await this.refill();
-    return this.ranges.shift();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  /** The next range; calls are answered in call order (pages read ahead ask before the previous answer). */
+  next(): Promise<{ after: number; upto: number } | undefined> {
+    const answer = this.chain.then(async () => {
+      if (this.ranges.length === 0 && !this.exhausted) await this.refill();
+      return this.ranges.shift();
+    });
+    this.chain = answer.catch(() => undefined);
+    return answer;
   }
 
   private async refill(): Promise<void> {
@@ -122,16 +145,29 @@ export async function* exportRecords(store: Store, job: ExportJob, opts: ExportP
   const bounds = new PageBounds(query, store, opts.pageRows);
   const column = shapedLineColumn(opts.format);
 
+  const settings = `${SHAPED_LINE_SETTINGS}, max_memory_usage = ${Math.floor(opts.pageMemoryBytes ?? PAGE_MEMORY_BYTES)}`;
+  // The lines of (after, upto]; past the memory bound, of its two halves (a failed query answered nothing).
+  const read = async (after: number, upto: number): Promise<Buffer[]> => {
+    const { sql, params } = query()
+      .where({ column: 'seq', op: '>', type: 'UInt64', value: after })
+      .where({ column: 'seq', op: '<=', type: 'UInt64', value: upto })
+      .select(column, `ORDER BY seq SETTINGS ${settings}`, SHAPED_LINE_PARAMS);
+    const pieces: Buffer[] = [];
+    try {
+      for await (const piece of wholeLines(store.stream(sql, params, { signal: opts.signal, format: 'TabSeparatedRaw' }))) pieces.push(piece);
+    } catch (e) {
+      if (clickHouseCode(e) !== MEMORY_LIMIT_EXCEEDED || upto - after < 2 || opts.signal.aborted) throw e;
+      const mid = after + Math.floor((upto - after) / 2);
+      return [...await read(after, mid), ...await read(mid, upto)];
+    }
+    return pieces;
+  };
+
   const load = async (): Promise<ExportRecords[] | undefined> => {
     opts.signal.throwIfAborted();
     const range = await bounds.next();
     if (!range) return undefined;
-    const { sql, params } = query()
-      .where({ column: 'seq', op: '>', type: 'UInt64', value: range.after })
-      .where({ column: 'seq', op: '<=', type: 'UInt64', value: range.upto })
-      .select(column, `ORDER BY seq SETTINGS ${SHAPED_LINE_SETTINGS}`, SHAPED_LINE_PARAMS);
-    const pieces: Buffer[] = [];
-    for await (const piece of wholeLines(store.stream(sql, params, { signal: opts.signal, format: 'TabSeparatedRaw' }))) pieces.push(piece);
+    const pieces = await read(range.after, range.upto);
     const seqs = markedSeqs(pieces);
     const fallback = new Map<number, ScaiVaultLogEntry>();
     if (seqs.length > 0) {
@@ -141,14 +177,20 @@ export async function* exportRecords(store: Store, job: ExportJob, opts: ExportP
     return pageRecords(pieces, fallback);
   };
 
-  let next = load();
-  // NOTE: a handler at once: a read ahead may fail while the current page is being written.
-  next.catch(() => undefined);
+  const ahead: Promise<ExportRecords[] | undefined>[] = [];
+  const readAhead = (): void => {
+    while (ahead.length < READ_AHEAD_PAGES) {
+      const p = load();
+      // NOTE: a handler at once: a read ahead may fail while the current page is being written.
+      p.catch(() => undefined);
+      ahead.push(p);
+    }
+  };
   for (;;) {
-    const page = await next;
+    readAhead();
+    const page = await ahead.shift();
     if (!page) return;
-    next = load();
-    next.catch(() => undefined);
+    readAhead();
     yield* page;
   }
 }

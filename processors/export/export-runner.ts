@@ -29,6 +29,8 @@ export interface RunnerDeps {
   key: ExportSigningKey;
   parts: { rows: number; bytes: number };
   pageRows: number;
+  /** What one page query may use (export-pages.ts PAGE_MEMORY_BYTES unless a test makes pages split). */
+  pageMemoryBytes?: number;
   /** The previous completed manifest's SHA-256 of the job's schedule (the chain), or null. */
   previousManifest: string | null;
   signal: AbortSignal;
@@ -48,7 +50,7 @@ const CONTENT_TYPES = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=u
 export async function runExport(job: ExportJob, deps: RunnerDeps): Promise<RunResult> {
   const { spec } = job;
   const gzip = spec.compression === 'gzip';
-  const records = exportRecords(deps.store, job, { format: spec.format, pageRows: deps.pageRows, signal: deps.signal });
+  const records = exportRecords(deps.store, job, { format: spec.format, pageRows: deps.pageRows, pageMemoryBytes: deps.pageMemoryBytes, signal: deps.signal });
   const written = await writeExportParts(records, {
     format: spec.format, gzip, partRows: deps.parts.rows, partBytes: deps.parts.bytes, signal: deps.signal,
     onProgress: (n) => deps.onProgress(n),

@@ -27,8 +27,9 @@ const STAGES: [RegExp, string][] = [
   // Either an upload's or (store over HTTP) the store read's: a socket's callbacks carry no caller.
   [/^node:(http|_http|net|internal\/http|internal\/net|internal\/stream_base)|node_modules\/undici/, 'HTTP client (upload, or the store read over HTTP)'],
   [/part-writer\.ts/, 'part writer (chunks, streams, back-pressure)'],
+  [/export-pages\.ts/, 'pages (bounds, line alignment, markers, the JS fallback)'],
   // JSON.parse is a C++ builtin: V8 gives it no frame of its own, its time is its caller's.
-  [/export-runner\.ts|export-child\.ts/, 'row split + JSON.parse (export-runner.ts exportRows)'],
+  [/export-runner\.ts|export-child\.ts/, 'runner / bench child (incl. JSON.parse of read passes)'],
 ];
 const BUILTIN_LEAVES: Record<string, string> = { parse: 'JSON.parse of the store rows', stringify: 'encode (JSONL / CSV line)' };
 

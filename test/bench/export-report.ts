@@ -1,6 +1,7 @@
 // bench:export's report: the machine line, the figures table (every pass beside the raw store read
 // of the same rows) and where the CPU per row goes, stage by stage, from the differences between
-// passes that add one stage each (raw read → + parse → + mapping → + format/gzip/upload).
+// passes that add one stage each (the export's shaped read → + part writer; and the JS path of a
+// fallback row: raw read → + parse → + mapping).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -69,14 +70,23 @@ export function printFigures(passes: Pass[], log: (s: string) => void): void {
   // it is the one thread the export's JS runs on (its pace once it is ~1 core busy).
   const find = (prefix: string) => passes.find((p) => p.result.name.startsWith(prefix))?.result;
   const raw = raws.filter((p) => p.store === 'chdb').map((p) => p.result).sort((a, b) => usPerRow(a) - usPerRow(b))[0];
+  if (!raw) return;
+  const line = (label: string, all: number, main: number) => log(`  ${label.padEnd(58)} ${all.toFixed(2)} | ${main.toFixed(2)}`);
+  log('\nwhere the CPU per row goes (µs/row, all threads | main thread), from differences between passes:');
+  line('raw store read (stored columns, JSONEachRow)', usPerRow(raw), mainUsPerRow(raw));
+  for (const format of ['jsonl', 'csv']) {
+    const shaped = find(`shaped read, ${format}`);
+    if (!shaped) continue;
+    line(`the export's read, ${format} (lines shaped by ClickHouse)`, usPerRow(shaped), mainUsPerRow(shaped));
+    for (const p of passes.filter((x) => x.kind === 'export' && x.store === 'chdb' && x.result.name.startsWith(format))) {
+      line(`  + part writer (gzip/hash/upload), ${p.result.name}`, usPerRow(p.result) - usPerRow(shaped), mainUsPerRow(p.result) - mainUsPerRow(shaped));
+    }
+  }
   const parse = find('read + parse');
   const map = find('read + map');
-  if (!raw || !parse || !map) return;
-  log('\nwhere the CPU per row goes (µs/row, all threads | main thread), from differences between passes:');
-  log(`  store read (engine + result copy):   ${usPerRow(raw).toFixed(2)} | ${mainUsPerRow(raw).toFixed(2)}`);
-  log(`  + line split + JSON.parse:           ${(usPerRow(parse) - usPerRow(raw)).toFixed(2)} | ${(mainUsPerRow(parse) - mainUsPerRow(raw)).toFixed(2)}`);
-  log(`  + mapping (toScaiVaultLog):          ${(usPerRow(map) - usPerRow(parse)).toFixed(2)} | ${(mainUsPerRow(map) - mainUsPerRow(parse)).toFixed(2)}`);
-  for (const p of passes.filter((x) => x.kind === 'export' && x.store === 'chdb')) {
-    log(`  + format/gzip/hash/upload, ${p.result.name.padEnd(42)} ${(usPerRow(p.result) - usPerRow(map)).toFixed(2)} | ${(mainUsPerRow(p.result) - mainUsPerRow(map)).toFixed(2)}`);
+  if (parse && map) {
+    log('  the JS path (what a row the SQL does not shape costs), over the raw read:');
+    line('  + line split + JSON.parse', usPerRow(parse) - usPerRow(raw), mainUsPerRow(parse) - mainUsPerRow(raw));
+    line('  + mapping (toScaiVaultLog)', usPerRow(map) - usPerRow(parse), mainUsPerRow(map) - mainUsPerRow(parse));
   }
 }
