@@ -77,7 +77,13 @@ class ForwardPartition implements PartitionWork<ForwardBatch> {
     if (isTrusted(m)) {
       // Other tenants' events cost a header comparison, not a parse.
       if (m.headers[TENANT_HEADER] !== tenantId) return;
-      this.take1(m, forwardedFromLog(m.value!));
+      let ev: ForwardedEvent;
+      try {
+        ev = forwardedFromLog(m.value!);
+      } catch {
+        return; // claims the log form but is not JSON: the store sink re-validates and dead-letters it
+      }
+      this.take1(m, ev);
       return;
     }
     return this.acceptDecoded(m);
