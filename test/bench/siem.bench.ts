@@ -69,6 +69,8 @@ const CFG = {
   batchEvents: PRODUCT.batchEvents, batchBytes: PRODUCT.batchBytes, batchMs: PRODUCT.batchMs,
 };
 const TENANT = 'tnt_bench_siem';
+/** The tenant of the paused destination that keeps the preloaded log retained (see the preload). */
+const HOLDER = 'tnt_siem_holder';
 const log = (...a: unknown[]) => console.log(...a);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quiet = async () => (CFG.quietWaitMs === 0 ? { busyCores: -1, waitedMs: 0 } : waitForQuiet(CFG.quietWaitMs));
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'af-bench-siem-'));
   const profDir = CFG.profile ? mkdtempSync(path.join('/tmp', 'af-siem-prof-')) : undefined;
   const secret = randomBytes(32).toString('hex');
+  const dataDir = path.join(work, 'data');
   log(`bench:siem — ${CFG.events.toLocaleString('en-US')} events per destination kind (${CFG.kinds.join(', ')}); forwarder batches of ${CFG.batchEvents} events / ${CFG.batchBytes} bytes / ${CFG.batchMs} ms`);
   log(machineLine(ROOT, 'in the auditflow process'));
   let rsyslog: Rsyslog | null = null;
@@ -133,7 +136,7 @@ async function main(): Promise<void> {
     const prepared = ceiling.call<{ parseUs: number; logFormBytes: number }>('prepare', { n: CFG.events, tenant: TENANT });
 
     sys = await startAuditflow('all', {
-      DATA_DIR: path.join(work, 'data'), AUTH_JWT_SECRET: secret, RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn', ...SIEM_ENV,
+      DATA_DIR: dataDir, AUTH_JWT_SECRET: secret, RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn', ...SIEM_ENV,
       ...(profDir ? { NODE_OPTIONS: `--require ${path.join(HERE, 'cpu-profiler.cjs')}`, BENCH_CPU_PROFILE_DIR: profDir } : {}),
     }, 120_000);
     const url = sys.url!;
@@ -170,6 +173,16 @@ async function main(): Promise<void> {
     };
     const stallFor = (kind: SiemKind) => (kind === 'syslog_udp' ? 3_000 : 30_000);
 
+    // TRICKY: a group that never committed holds no segment, so once the store sink has committed
+    // past a segment it is deleted, and "oldest" would be the active segment only (~160k events
+    // of 128 MiB). A paused destination's group holds the log from its start, as a lagging SIEM does.
+    const holder = await createDestination(HOLDER, 'webhook', 'oldest');
+    await api(HOLDER, 'POST', `/v1/siem/destinations/${holder}/pause`);
+    const logDir = path.join(dataDir, 'log');
+    for (let k = 0; !readdirSync(logDir, { recursive: true }).map(String).some((f) => f.endsWith(`committed.auditflow-siem-${holder}`)); k++) {
+      if (k > 100) throw new Error(`the holding destination's group has no committed offset under ${logDir}`);
+      await sleep(100);
+    }
     log(`\n— preload: ${CFG.events.toLocaleString('en-US')} events through HTTP ingest (${((performance.now() - t00) / 1000).toFixed(0)} s)`);
     const writeTokens = new Map([[TENANT, await token(TENANT, 'audit:write audit:read')]]);
     const load = { events: CFG.events, tenants: [TENANT], batch: 1000, runTag: 'p' };
@@ -286,6 +299,9 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+// Interrupted: exit handlers stop the children (auditflow, the receivers, rsyslogd).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 main().then(() => process.exit(0), (e: unknown) => {
   console.error(e);
