@@ -250,6 +250,35 @@ describe('cancellation and failure', () => {
     expect(bodyError).toBe(reason);
   });
 
+  it('stops on abort between encoded lines too: the part they opened is errored, not left open', async () => {
+    const ac = new AbortController();
+    const reason = new Error('cancelled by the test');
+    const bodies = new Map<string, { ended: boolean; error?: unknown }>();
+    const batch = (from: number) => new EncodedLines(Buffer.from([...entries(130, from)].map((e) => jsonlEncoder.line(e)).join('')), 130);
+    // 130 records: part 1 takes 100 and closes, part 2 opens with 30; then the abort.
+    async function* lines(): AsyncGenerator<EncodedLines> {
+      yield batch(0);
+      ac.abort(reason);
+      await sleep(5);
+      yield batch(130);
+    }
+    const upload: UploadPart = async (part, body) => {
+      const b: { ended: boolean; error?: unknown } = { ended: false };
+      bodies.set(part.name, b);
+      try {
+        for await (const _c of body) { /* read */ }
+        b.ended = true;
+      } catch (e) {
+        b.error = e;
+        throw e;
+      }
+    };
+    await expect(writeExportParts(lines(), opts('jsonl', upload, { partRows: 100, signal: ac.signal }))).rejects.toBe(reason);
+    await sleep(10);
+    expect(bodies.get('part-0001.jsonl')).toEqual({ ended: true });
+    expect(bodies.get('part-0002.jsonl')?.error).toBe(reason);
+  });
+
   it('stops on abort while waiting on a source that does not answer', async () => {
     const ac = new AbortController();
     async function* stalled(): AsyncGenerator<ScaiVaultLogEntry> {
@@ -290,6 +319,24 @@ describe('cancellation and failure', () => {
     await expect(writeExportParts(src.source, opts('jsonl', upload, { partRows: 10_000 }))).rejects.toBe(failure);
     expect(names).toEqual(['part-0001.jsonl', 'part-0002.jsonl']);
     expect(src.closed()).toBe(true);
+  });
+
+  it('writes the next part while the previous upload finishes (one at a time), and lists parts in order', async () => {
+    const events: string[] = [];
+    const c = collector();
+    const upload: UploadPart = async (part, body, signal) => {
+      events.push(`start ${part.number}`);
+      await c.upload(part, body, signal);
+      // The part's bytes are all read; its store is still finishing (a local fsync, a last request).
+      await sleep(50);
+      events.push(`stored ${part.number}`);
+    };
+    const out = await writeExportParts(entries(3000), opts('jsonl', upload, { partRows: 1000 }));
+    expect(out.parts.map((p) => p.name)).toEqual(['part-0001.jsonl', 'part-0002.jsonl', 'part-0003.jsonl']);
+    expect(out.parts.map((p) => p.sha256)).toEqual(out.parts.map((p) => sha256(c.received.get(p.name)!)));
+    expect(events.indexOf('start 2')).toBeLessThan(events.indexOf('stored 1'));
+    expect(events.indexOf('start 3')).toBeGreaterThan(events.indexOf('stored 1'));
+    expect(events[events.length - 1]).toBe('stored 3');
   });
 
   it('rejects when an upload fails without reading while the writer waits on it', async () => {

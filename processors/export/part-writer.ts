@@ -2,6 +2,7 @@
 // each part's bytes handed as a Readable to an upload (ObjectStore.put) while they are produced.
 // Back-pressure runs end to end: the next entry is pulled only when the part's stream has room,
 // so a slow upload slows formatting and memory stays flat (a few buffers of PART_CHUNK_BYTES).
+// Records come as entries (encoded here) or as lines the store already encoded (EncodedLines).
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback, type TransformOptions, type Writable } from 'node:stream';
 import { createGzip, type ZlibOptions } from 'node:zlib';
@@ -191,28 +192,36 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
     p.pending = '';
     await write(p, text);
   };
+  let opened = 0;
   const open = (): OpenPart => {
-    const n = done.length + 1;
+    const n = ++opened;
     const p = new OpenPart(partName(n, opts.format, opts.gzip), n, opts.gzip, opts, stop.signal, fail);
     p.pending = enc.header;
     p.bytes = headerBytes;
     return p;
   };
+  // A closed part's upload finishes (a local part's fsync and rename, an object store's last
+  // request) while the next part is written: one part finishing at a time, in order.
+  let finishing: Promise<void> = Promise.resolve();
   const close = async (p: OpenPart): Promise<void> => {
     if (p.pending !== '') await flush(p);
     p.head.end();
-    await guard(p.upload);
-    done.push({ name: p.name, size_bytes: p.meter.size, sha256: p.meter.hash.digest('hex'), records: p.records });
+    await guard(finishing);
+    finishing = p.upload.then(() => {
+      done.push({ name: p.name, size_bytes: p.meter.size, sha256: p.meter.hash.digest('hex'), records: p.records });
+    });
+    // Its failure reaches `fail` through the upload's own handler; awaited at the next close or the end.
+    finishing.catch(() => undefined);
   };
 
   // Encoded lines split at the same record boundaries as entries would: after partRows records,
   // or before a record that would take the part past partBytes.
-  const writeLines = async ({ bytes: b, records: n }: EncodedLines, current: OpenPart | undefined): Promise<OpenPart | undefined> => {
-    let p = current;
+  const writeLines = async ({ bytes: b, records: n }: EncodedLines): Promise<void> => {
     let from = 0;
     let left = n;
     while (left > 0) {
-      p ??= open();
+      // NOTE: the open part is always `part`, so a failure destroys the one in progress.
+      const p = (part ??= open());
       let take = Math.min(left, opts.partRows - p.records);
       let end = take === left ? b.length : afterLines(b, from, take);
       let full = p.records + take >= opts.partRows;
@@ -222,7 +231,7 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
         if (end <= from) {
           if (p.records > 0) {
             await close(p);
-            p = undefined;
+            part = undefined;
             continue;
           }
           end = b.indexOf(LF, from) + 1; // one record larger than a part: alone in its part
@@ -239,10 +248,9 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
       from = end;
       if (full) {
         await close(p);
-        p = undefined;
+        part = undefined;
       }
     }
-    return p;
   };
 
   const source = Symbol.asyncIterator in entries ? entries[Symbol.asyncIterator]() : entries[Symbol.iterator]();
@@ -253,7 +261,7 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
       const next = isThenable(pulled) ? await guard(pulled) : pulled;
       if (next.done) break;
       if (next.value instanceof EncodedLines) {
-        part = await writeLines(next.value, part);
+        await writeLines(next.value);
         continue;
       }
       const batch: readonly ScaiVaultLogEntry[] = Array.isArray(next.value) ? next.value : [next.value as ScaiVaultLogEntry];
@@ -278,6 +286,7 @@ export async function writeExportParts(entries: EntrySource, opts: PartWriterOpt
       }
     }
     if (part) await close(part);
+    await guard(finishing);
     if (stop.signal.aborted) throw stop.signal.reason;
   } catch (e) {
     fail(e);
