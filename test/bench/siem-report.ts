@@ -58,7 +58,8 @@ export interface SiemReport {
   settings: Record<string, unknown>;
   parseUs: number;
   logFormBytes: number;
-  passes: { kind: SiemKind; ceiling: Delivery; product: Delivery }[];
+  /** Per kind: each side's median pass (by rate), and the rate of every run. */
+  passes: { kind: SiemKind; ceiling: Delivery; product: Delivery; runs: { ceiling: number[]; product: number[] } }[];
   lags: Lag[];
   profile: { kind: SiemKind; file: string; selfTop: { fn: string; pct: number }[]; inclusiveTop: { fn: string; pct: number }[] } | null;
   seconds: number;
@@ -71,6 +72,13 @@ const ours = (d: { cpu: CpuUse[] }) => d.cpu.reduce((s, u) => s + u.cores, 0);
 /** Busy cores that were neither our processes nor the kernel's softirq: someone else's work. */
 export const otherWork = (d: { cpu: CpuUse[]; machine: Machine }) => Math.max(0, d.machine.busyCores - d.machine.softirqCores - ours(d));
 
+/** The pass with the median rate (the lower middle of an even count). */
+export function medianPass(ds: Delivery[]): Delivery {
+  return [...ds].sort((a, b) => a.rate - b.rate)[Math.floor((ds.length - 1) / 2)]!;
+}
+
+const runsOf = (xs: number[]) => (xs.length > 1 ? ` (${xs.map(int).join(' / ')})` : '');
+
 function complete(d: { events: number; unique: number; duplicates: number; udpDrops: number }): string {
   const missing = d.events - d.unique;
   return `${missing === 0 ? 'all' : `**${int(missing)} missing**`}${d.duplicates > 0 ? `, ${int(d.duplicates)} twice` : ''}${d.udpDrops > 0 ? ` (kernel: ${int(d.udpDrops)} UDP datagrams dropped, receive buffer full)` : ''}`;
@@ -80,8 +88,8 @@ export function printReport(r: SiemReport, log: (s: string) => void): void {
   log(`\n— delivered events/s, ${int(r.passes[0]?.product.events ?? 0)} events per kind (auditflow: a new destination with start "oldest" over the preloaded log; ceiling: the bare client, the same bytes into the same receiver)`);
   log('| destination | auditflow events/s | ceiling events/s | ratio | auditflow CPU µs/event (cores) | peak RSS MiB (start) | receiver CPU µs/event: auditflow / ceiling (cores) | ceiling: encode µs/event | received | other work, cores |');
   log('|---|---:|---:|---:|---:|---:|---:|---:|---|---:|');
-  for (const { kind, ceiling: c, product: p } of r.passes) {
-    log(`| ${labelOf(kind)} | ${int(p.rate)} | ${int(c.rate)} | ${Math.round((p.rate / c.rate) * 100)}% | ${f1(p.senderUs)} (${p.senderCores.toFixed(2)}) | ${mib(p.rssPeak)} (${mib(p.rssStart)}) `
+  for (const { kind, ceiling: c, product: p, runs } of r.passes) {
+    log(`| ${labelOf(kind)} | ${int(p.rate)}${runsOf(runs.product)} | ${int(c.rate)}${runsOf(runs.ceiling)} | ${Math.round((p.rate / c.rate) * 100)}% | ${f1(p.senderUs)} (${p.senderCores.toFixed(2)}) | ${mib(p.rssPeak)} (${mib(p.rssStart)}) `
       + `| ${f1(p.receiverUs)} / ${f1(c.receiverUs)} (${p.receiverCores.toFixed(2)} / ${c.receiverCores.toFixed(2)}) | ${f1(c.encodeUs ?? NaN)} | ${complete(p)}; ceiling ${complete(c)} | ${otherWork(p).toFixed(2)} / ${otherWork(c).toFixed(2)} |`);
   }
   log(`(log form → forwarded event, JSON.parse + build, on one core: ${f1(r.parseUs)} µs/event; log form ${int(r.logFormBytes)} bytes/event. Receiver: the lean HTTP receiver process for HEC/webhook, rsyslogd for syslog.)`);

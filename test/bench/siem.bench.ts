@@ -8,12 +8,13 @@
 //      `auditflow all` on an empty data directory (product defaults, RATE_LIMIT_MAX=0).
 //   2. Preload: BENCH_SIEM_EVENTS audit events of one tenant through HTTP ingest (NDJSON, 1,000 per
 //      request), until they are queryable (the store sink is idle before anything is measured).
-//   3. Per kind, on a quiet machine (BENCH_QUIET_WAIT_MS): the ceiling — the bare client sends the
-//      same events, encoded by the product's encoders before its clock starts, in batches of
-//      SIEM_BATCH_EVENTS, until the receiver has every one — then auditflow: a destination with
-//      start "oldest" is created, and timed from the POST until the receiver has all N (none
-//      missing; copies counted), with auditflow's CPU (/proc/<pid>/stat) and RSS (sampled every
-//      100 ms) over that window; then it is deleted.
+//   3. Per kind, BENCH_SIEM_REPEAT times in turns, each after a wait for a quiet machine
+//      (BENCH_QUIET_WAIT_MS): the ceiling — the bare client sends the same events, encoded by the
+//      product's encoders before its clock starts, in batches of SIEM_BATCH_EVENTS, until the
+//      receiver has every one — then auditflow: a destination with start "oldest" is created, and
+//      timed from the POST until the receiver has all N (none missing; copies counted), with
+//      auditflow's CPU (/proc/<pid>/stat) and RSS (sampled every 100 ms) over that window; then it
+//      is deleted. The table shows each side's median pass, and every run's rate.
 //   4. Lag, per kind: a live destination (start "now") on a tenant of its own, a warm-up until it
 //      delivers, then ingest paced at BENCH_SIEM_LAG_RATE events/s for BENCH_SIEM_LAG_SECONDS;
 //      per event, its request's 202 → its first arrival at the receiver (all processes share the
@@ -23,13 +24,15 @@
 // The machine has 2 cores: auditflow, the receivers, rsyslogd and the ceiling client share them,
 // and every row says how busy the machine was with other people's work meanwhile.
 //
-// Smoke run (~1.5 min, figures indicative only): BENCH_SIEM_EVENTS=20000 BENCH_SIEM_LAG_SECONDS=5
-// BENCH_QUIET_WAIT_MS=0 npm run bench:siem. Full run: npm run bench:siem on a quiet machine.
-// Settings (environment): BENCH_SIEM_EVENTS (200000), BENCH_SIEM_KINDS (comma-separated kinds,
-// default all: splunk_hec,webhook,syslog_tcp,syslog_tls,syslog_udp), BENCH_SIEM_LAG_RATE (2000),
-// BENCH_SIEM_LAG_SECONDS (20; 0 skips), BENCH_SIEM_LAG_BATCH (events per ingest request, 100),
-// BENCH_SIEM_PROFILE (a kind), BENCH_QUIET_WAIT_MS (30000; 0: don't wait), BENCH_JSON (every figure
-// to this file); SIEM_BATCH_EVENTS / SIEM_BATCH_BYTES / SIEM_BATCH_MS are passed to auditflow.
+// Smoke run (~1 min, figures indicative only): BENCH_SIEM_EVENTS=10000 BENCH_SIEM_REPEAT=1
+// BENCH_SIEM_LAG_SECONDS=3 BENCH_QUIET_WAIT_MS=0 npm run bench:siem. Full run: npm run bench:siem
+// (~6 min on a quiet machine, ~10 with other work on it).
+// Settings (environment): BENCH_SIEM_EVENTS (per pass, 100000), BENCH_SIEM_REPEAT (3),
+// BENCH_SIEM_KINDS (comma-separated, default all: splunk_hec,webhook,syslog_tcp,syslog_tls,syslog_udp),
+// BENCH_SIEM_LAG_RATE (2000), BENCH_SIEM_LAG_SECONDS (20; 0 skips), BENCH_SIEM_LAG_BATCH (events per
+// ingest request, 100), BENCH_SIEM_PROFILE (a kind), BENCH_QUIET_WAIT_MS (10000; 0: don't wait),
+// BENCH_JSON (every figure to this file); SIEM_BATCH_EVENTS / SIEM_BATCH_BYTES / SIEM_BATCH_MS are
+// passed to auditflow.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -51,7 +54,7 @@ import { BenchProcess } from './realtime-ipc.ts';
 import { machineSplit, rssBytes } from './realtime-probes.ts';
 import type { CeilingRun } from './siem-ceiling.ts';
 import { benchEvents, destinationConfig, idPrefix, KINDS, labelOf, type Endpoints, type SiemKind } from './siem-load.ts';
-import { printReport, type Delivery, type Lag, type SiemReport } from './siem-report.ts';
+import { medianPass, otherWork, printReport, type Delivery, type Lag, type SiemReport } from './siem-report.ts';
 const env = process.env;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -59,13 +62,14 @@ const SIEM_ENV = Object.fromEntries(['SIEM_BATCH_EVENTS', 'SIEM_BATCH_BYTES', 'S
 const PRODUCT = parseConfig(SIEM_ENV, 'all').siem;
 const KIND_FILTER = (env['BENCH_SIEM_KINDS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const CFG = {
-  events: envInt('BENCH_SIEM_EVENTS', 200_000),
+  events: envInt('BENCH_SIEM_EVENTS', 100_000),
   kinds: KINDS.map((k) => k.kind).filter((k) => KIND_FILTER.length === 0 || KIND_FILTER.includes(k)),
   lagRate: envInt('BENCH_SIEM_LAG_RATE', 2000),
   lagSeconds: env['BENCH_SIEM_LAG_SECONDS'] === '0' ? 0 : envInt('BENCH_SIEM_LAG_SECONDS', 20),
   lagBatch: envInt('BENCH_SIEM_LAG_BATCH', 100),
   profile: env['BENCH_SIEM_PROFILE'] as SiemKind | undefined,
-  quietWaitMs: env['BENCH_QUIET_WAIT_MS'] === '0' ? 0 : envInt('BENCH_QUIET_WAIT_MS', 30_000),
+  quietWaitMs: env['BENCH_QUIET_WAIT_MS'] === '0' ? 0 : envInt('BENCH_QUIET_WAIT_MS', 10_000),
+  repeat: envInt('BENCH_SIEM_REPEAT', 3),
   batchEvents: PRODUCT.batchEvents, batchBytes: PRODUCT.batchBytes, batchMs: PRODUCT.batchMs,
 };
 const TENANT = 'tnt_bench_siem';
@@ -215,8 +219,7 @@ async function main(): Promise<void> {
       await api(TENANT, 'DELETE', `/v1/siem/destinations/${id}`);
       return delivery(kind, s, after, t0, w, q.busyCores, 'auditflow');
     };
-    const ceilingPass = async (kind: SiemKind, i: number): Promise<Delivery> => {
-      const tag = `c${i}`;
+    const ceilingPass = async (kind: SiemKind, tag: string): Promise<Delivery> => {
       await receivers.call('expect', { idPrefix: idPrefix(tag, TENANT), n: CFG.events });
       const q = await quiet();
       const win = measureWindow(ours);
@@ -232,11 +235,18 @@ async function main(): Promise<void> {
     let profile: SiemReport['profile'] = null;
     for (const [i, kind] of CFG.kinds.entries()) {
       log(`\n— ${labelOf(kind)} (${((performance.now() - t00) / 1000).toFixed(0)} s)`);
-      const c = await ceilingPass(kind, i);
-      log(`  ceiling:   ${Math.round(c.rate).toLocaleString('en-US')} events/s (${c.unique} received, ${c.duplicates} twice), receiver ${c.receiverUs.toFixed(1)} µs/event`);
-      const p = await product(kind);
-      log(`  auditflow: ${Math.round(p.rate).toLocaleString('en-US')} events/s (${p.unique} received, ${p.duplicates} twice, ${p.other} other lines) in ${p.seconds.toFixed(1)} s, ${p.senderUs.toFixed(1)} µs CPU/event, peak RSS ${((p.rssPeak ?? 0) / 2 ** 20).toFixed(0)} MiB`);
-      passes.push({ kind, ceiling: c, product: p });
+      const cs: Delivery[] = [];
+      const ps: Delivery[] = [];
+      // Taken in turns, so a neighbour's burst of work hits both sides alike.
+      for (let r = 0; r < CFG.repeat; r++) {
+        const c = await ceilingPass(kind, `c${i}r${r}`);
+        log(`  ceiling:   ${Math.round(c.rate).toLocaleString('en-US')} events/s (${c.unique} received, ${c.duplicates} twice), receiver ${c.receiverUs.toFixed(1)} µs/event; other work ${otherWork(c).toFixed(2)} cores`);
+        const p = await product(kind);
+        log(`  auditflow: ${Math.round(p.rate).toLocaleString('en-US')} events/s (${p.unique} received, ${p.duplicates} twice, ${p.other} other lines) in ${p.seconds.toFixed(1)} s, ${p.senderUs.toFixed(1)} µs CPU/event, peak RSS ${((p.rssPeak ?? 0) / 2 ** 20).toFixed(0)} MiB; other work ${otherWork(p).toFixed(2)} cores`);
+        cs.push(c);
+        ps.push(p);
+      }
+      passes.push({ kind, ceiling: medianPass(cs), product: medianPass(ps), runs: { ceiling: cs.map((d) => d.rate), product: ps.map((d) => d.rate) } });
       if (CFG.profile === kind && profDir) {
         log('  profiled pass (not measured)');
         await receivers.call('expect', { idPrefix: idPrefix('p', TENANT), n: CFG.events });
