@@ -22,10 +22,13 @@ import { FALLBACK_MARK, SHAPED_LINE_PARAMS, SHAPED_LINE_SETTINGS, shapedLineColu
 export const PAGES_PER_BOUNDS = 10;
 
 /**
- * Pages read ahead of the one being written. Two, so the engine always has the next query queued
- * (chDB runs them one at a time): with one, it idled while a page's writes waited on the disk.
+ * Pages read ahead of the one being written: the engine has the next query queued while a page
+ * is written (chDB runs them one at a time), for one more page of memory.
  */
 export const READ_AHEAD_PAGES = 2;
+
+/** At most this many seqs per bounds query (a page size near EXPORT_PAGE_ROWS's maximum gets fewer pages per query). */
+const BOUNDS_ROWS = 1_000_000;
 
 const LF = 0x0a;
 
@@ -51,10 +54,9 @@ class PageBounds {
   private after = 0;
   private readonly ranges: { after: number; upto: number }[] = [];
   private exhausted = false;
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly query: () => ScopedQuery, private readonly store: Store, private readonly pageRows: number) {}
-
-  private chain: Promise<unknown> = Promise.resolve();
 
   /** The next range; calls are answered in call order (pages read ahead ask before the previous answer). */
   next(): Promise<{ after: number; upto: number } | undefined> {
@@ -67,7 +69,7 @@ class PageBounds {
   }
 
   private async refill(): Promise<void> {
-    const rows = this.pageRows * PAGES_PER_BOUNDS;
+    const rows = this.pageRows * Math.max(1, Math.min(PAGES_PER_BOUNDS, Math.floor(BOUNDS_ROWS / this.pageRows)));
     const inner = this.query().where({ column: 'seq', op: '>', type: 'UInt64', value: this.after })
       .select('seq', 'ORDER BY seq LIMIT {bound_rows:UInt32}', { bound_rows: rows, bound_page: this.pageRows });
     // Every pageRows-th seq of the next rows, and the last one.
@@ -137,7 +139,7 @@ function markedSeqs(pieces: Buffer[]): string[] {
 
 /**
  * The export's records in seq order, page by page: EncodedLines (bytes as the part gets them) and,
- * for rows mapped in JS, arrays of entries. One page is read ahead.
+ * for rows mapped in JS, arrays of entries. READ_AHEAD_PAGES pages are read ahead.
  */
 export async function* exportRecords(store: Store, job: ExportJob, opts: ExportPagesOptions): AsyncGenerator<ExportRecords> {
   const filters = readAuditLogFilters(new QueryReader(job.spec.filters), ['from', 'to']);
@@ -186,8 +188,8 @@ export async function* exportRecords(store: Store, job: ExportJob, opts: ExportP
       ahead.push(p);
     }
   };
+  readAhead();
   for (;;) {
-    readAhead();
     const page = await ahead.shift();
     if (!page) return;
     readAhead();

@@ -32,10 +32,10 @@
 //
 // Smoke run (~2 min, +1–2 min for the formatting bench; figures indicative only):
 //   BENCH_EXPORT_ROWS=200000 BENCH_QUIET_WAIT_MS=0 npm run bench:export
-// Full run: npm run bench:export on a quiet machine. 10M rows took 42 min on 2 vCPUs (each
-// export pass ~3 min at ~55k rows/s, plus the two profiled passes), after a preload of ~7.5 min
-// (BENCH_EXPORT_CACHE keeps it: later runs copy the store in seconds); up to ~7 GB of temporary
-// disk (the store copy and one plain JSONL export at a time).
+// Full run: npm run bench:export on a quiet machine. 10M rows took 27 min on 2 vCPUs (passes of
+// 40–120 s, the JS-path stage passes and the two profiled passes included, then the formatting
+// bench), after a preload of ~4 min (BENCH_EXPORT_CACHE keeps it: later runs copy the store in
+// seconds); up to ~7 GB of temporary disk (the store copy and one plain JSONL export at a time).
 //
 // Settings (environment): BENCH_EXPORT_ROWS (10000000), BENCH_EXPORT_SCENARIOS (comma-separated
 // substrings of pass names; the raw reads always run), BENCH_EXPORT_PROFILE (a pass-name substring:
