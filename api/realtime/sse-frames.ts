@@ -10,6 +10,7 @@
 //  - action: the event_type (e.g. `audit.read`), dashboardUserId the actor, outcomeStatus the
 //    outcome, outcomeCode details.code (null when absent).
 import type { LiveRow } from './readable-feed.ts';
+import { parseDetailsObject } from '../../schemas/details.ts';
 
 export const INTERNAL = 'internal';
 
@@ -18,22 +19,11 @@ export interface SseFrame {
   data: Record<string, unknown>;
 }
 
-function detailsOf(row: LiveRow): Record<string, unknown> {
-  const d = row['details'];
-  if (typeof d !== 'string' || d === '') return {};
-  try {
-    const v: unknown = JSON.parse(d);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const succeeded = (row: LiveRow): boolean => row['success'] === true || row['success'] === 1 || row['success'] === 'true';
 
 export function sseFrame(row: LiveRow): SseFrame {
-  const details = detailsOf(row);
+  const details = parseDetailsObject(row['details']);
   const decision = succeeded(row) ? 'permit' : 'deny';
   if (row['source_format'] === INTERNAL) {
     return {

@@ -3,18 +3,10 @@
 // Both build the same object with the same key order, so a replayed event is byte-identical to
 // the one forwarded live.
 import type { AuditEvent } from '../../schemas/event-model.ts';
+import { parseDetailsObject } from '../../schemas/details.ts';
 import type { ForwardedEvent } from './siem-types.ts';
 
-/** `details` is JSON text of an object; anything else (invalid JSON, an array, a number) becomes {}. */
-export function parseDetailsObject(text: unknown): Record<string, unknown> {
-  if (typeof text !== 'string' || text === '') return {};
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
+export { parseDetailsObject };
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : str(v));
