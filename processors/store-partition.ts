@@ -14,7 +14,7 @@
 //    ./staged-batch.ts); the chain keeps one write in flight per partition, so seq follows log order.
 import { AuditflowError, isAuditflowError } from '../infra/errors.ts';
 import type { LogMessage, LogProducer, LogRecord } from '../infra/log/log.ts';
-import { partitionForKey } from '../infra/log/partitioner.ts';
+import { TenantPartitions } from '../infra/log/partitioner.ts';
 import type { Store } from '../infra/store/store.ts';
 import type { EventKind } from '../schemas/event-model.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
@@ -65,15 +65,13 @@ export class StorePartition implements PartitionWork<StoreBatch> {
   private spare: StagedBatch | null = null;
   /** Dead letters, re-keyed events and derived ChangeLog rows of the filling batch (./sink-outbox.ts). */
   private outbox: Outbox;
-  /** Where each tenant seen here belongs (memoised: murmur2 per message showed in profiles). */
-  private readonly tenantPartitions = new Map<string, number>();
 
   constructor(
     private readonly env: StorePartitionEnv,
     readonly topic: SinkTopic,
     readonly partition: number,
-    /** The topic's partition count when this partition was assigned (a change means a rebalance). */
-    private readonly partitionCount: number,
+    /** Where tenants belong: the topic's partition count when this partition was assigned. */
+    private readonly tenantPartitions: TenantPartitions,
     /** Each tenant's highest stored seq on this partition. */
     private counters: Map<string, number>,
     private readonly ids: IdFilter,
@@ -85,7 +83,7 @@ export class StorePartition implements PartitionWork<StoreBatch> {
     // The common case (our own log form, on its tenant's partition) without a promise.
     if (isTrusted(m)) {
       const tenantId = m.headers[TENANT_HEADER]!;
-      if (this.partitionOf(tenantId) === this.partition) {
+      if (this.tenantPartitions.of(tenantId) === this.partition) {
         const i = this.staged.add(m.offset, tenantId, m.headers[ID_HEADER]!, m.value!, true, m.key);
         if (!onlyLogHeaders(m.headers)) this.staged.extraHeaders.set(i, m.headers);
         return;
@@ -107,7 +105,7 @@ export class StorePartition implements PartitionWork<StoreBatch> {
       const c = outcome.change;
       this.outbox.add('derivedChanges', { key: c.tenantId, value: c.body, headers: logHeaders(c) });
     }
-    if (this.partitionOf(ev.tenantId) !== this.partition) {
+    if (this.tenantPartitions.of(ev.tenantId) !== this.partition) {
       // Keyed to the wrong partition: re-key it by tenant so one writer owns each tenant's seq.
       this.outbox.add('rerouted', { key: ev.tenantId, value: ev.body, headers: logHeaders(ev) });
       return;
@@ -131,19 +129,6 @@ export class StorePartition implements PartitionWork<StoreBatch> {
   written(batch: StoreBatch): void {
     batch.staged.reset();
     this.spare = batch.staged;
-  }
-
-  /** Where a tenant belongs. */
-  private partitionOf(tenantId: string): number {
-    const n = this.partitionCount;
-    if (n === 1) return 0;
-    let p = this.tenantPartitions.get(tenantId);
-    if (p === undefined) {
-      p = partitionForKey(tenantId, n);
-      if (this.tenantPartitions.size > 100_000) this.tenantPartitions.clear();
-      this.tenantPartitions.set(tenantId, p);
-    }
-    return p;
   }
 
   private async decodeAndProcess(m: LogMessage): Promise<Outcome> {

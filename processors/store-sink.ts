@@ -14,6 +14,7 @@
 import type { Config } from '../infra/config.ts';
 import { AuditflowError } from '../infra/errors.ts';
 import type { LogProducer } from '../infra/log/log.ts';
+import { TenantPartitions } from '../infra/log/partitioner.ts';
 import type { Store } from '../infra/store/store.ts';
 import type { MessageCodec } from '../schemas/message-codec.ts';
 import { ConsumerChain, type ChainLogger, type ChainStats } from './consumer/consumer-chain.ts';
@@ -109,7 +110,7 @@ export class StoreSink extends ConsumerChain<StorePartition, StoreBatch> {
       }
     }
     this.deps.logger.info({ topic: topicName, partition, tenants: rows.length, storedUpTo: storedUpTo.toString(), ids: total }, 'partition assigned');
-    return { work: new StorePartition(this.env, topic, partition, partitionCount, counters, idFilter), doneUpTo: storedUpTo };
+    return { work: new StorePartition(this.env, topic, partition, new TenantPartitions(partitionCount), counters, idFilter), doneUpTo: storedUpTo };
   }
 
   /** The partitions held now and how far each is stored (read at scrape time, not on the hot path). */

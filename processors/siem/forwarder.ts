@@ -17,7 +17,7 @@
 //    with replays.
 import type { Config } from '../../infra/config.ts';
 import type { LogMessage } from '../../infra/log/log.ts';
-import { partitionForKey } from '../../infra/log/partitioner.ts';
+import { TenantPartitions } from '../../infra/log/partitioner.ts';
 import type { MessageCodec } from '../../schemas/message-codec.ts';
 import { TENANT_HEADER } from '../../schemas/log-headers.ts';
 import type { BackoffPolicy } from '../consumer/backoff.ts';
@@ -62,13 +62,13 @@ class ForwardPartition implements PartitionWork<ForwardBatch> {
   /** The log timestamp of the oldest event read and not yet taken (0: none). */
   private pendingSince = 0;
   private inflightSince = 0;
-  private readonly tenantPartitions = new Map<string, number>();
 
   constructor(
     private readonly f: DestinationForwarder,
     readonly topic: string,
     readonly partition: number,
-    private readonly partitionCount: number,
+    /** Where tenants belong: the topic's partition count when this partition was assigned. */
+    private readonly tenantPartitions: TenantPartitions,
     readonly counters: DeliveryCounters,
   ) {}
 
@@ -103,22 +103,12 @@ class ForwardPartition implements PartitionWork<ForwardBatch> {
   }
 
   private take1(m: LogMessage, ev: ForwardedEvent): void {
-    if (this.partitionOf(ev.tenant_id) !== this.partition) return;
+    if (this.tenantPartitions.of(ev.tenant_id) !== this.partition) return;
     if (!this.f.wants(ev)) return;
     if (this.filling.events.length === 0) this.filling.oldestTimestamp = m.timestamp;
     if (this.pendingSince === 0) this.pendingSince = m.timestamp;
     this.filling.events.push(ev);
     this.fillingBytes += m.value?.length ?? 0;
-  }
-
-  private partitionOf(tenantId: string): number {
-    if (this.partitionCount === 1) return 0;
-    let p = this.tenantPartitions.get(tenantId);
-    if (p === undefined) {
-      p = partitionForKey(tenantId, this.partitionCount);
-      this.tenantPartitions.set(tenantId, p);
-    }
-    return p;
   }
 
   bytes(): number {
@@ -176,7 +166,7 @@ export class DestinationForwarder extends ConsumerChain<ForwardPartition, Forwar
     };
     // Nothing to skip: the group reads from its committed offset, and everything after it is
     // sent again (at least once). doneUpTo is only the position reported as health.
-    return { work: new ForwardPartition(this, topic, partition, count, counters), doneUpTo: (committed ?? 0n) - 1n };
+    return { work: new ForwardPartition(this, topic, partition, new TenantPartitions(count), counters), doneUpTo: (committed ?? 0n) - 1n };
   }
 
   /** One health report per partition held, given each partition's log end. */
