@@ -70,7 +70,7 @@ export class ForwarderService {
   private readonly replays: Replays;
   private readonly running = new Map<string, Running>();
   /** Destinations whose consumer failed: the error, reported as health until it runs again. */
-  private readonly failures = new Map<string, { destination: Destination; error: string }>();
+  private readonly failures = new Map<string, { destination: Destination; error: string; reported: boolean }>();
   private readonly deletedGroups = new Set<string>();
   private readonly retry: BackoffPolicy;
   private timer: NodeJS.Timeout | null = null;
@@ -203,8 +203,10 @@ export class ForwarderService {
   private failed(d: Destination, e: unknown): void {
     const msg = isAuditflowError(e) ? `${e.code}: ${e.message}` : (e as Error).message ?? String(e);
     // Said once per error, not at every poll that tries again.
-    if (this.failures.get(d.destinationId)?.error !== msg) this.deps.logger.error({ destination: d.destinationId, err: msg }, 'forwarder failed; started again at the next poll');
-    this.failures.set(d.destinationId, { destination: d, error: msg });
+    const known = this.failures.get(d.destinationId);
+    if (known?.error === msg) return;
+    this.deps.logger.error({ destination: d.destinationId, err: msg }, 'forwarder failed; started again at the next poll');
+    this.failures.set(d.destinationId, { destination: d, error: msg, reported: false });
   }
 
   private async stopOne(id: string): Promise<void> {
@@ -224,7 +226,8 @@ export class ForwarderService {
     this.lastReports = runs.length === 0 ? [] : await this.reportAndCommit(runs);
     // A destination whose consumer could not run: its partitions' last figures, with the error.
     for (const [id, f] of this.failures) {
-      if (this.running.has(id)) continue;
+      // Written once per error: the store keeps it until the destination runs again.
+      if (f.reported || this.running.has(id)) continue;
       const d = f.destination;
       const rows = await this.health.partitions(d.tenantId, id);
       const now = new Date().toISOString();
@@ -235,6 +238,7 @@ export class ForwarderService {
       }));
       const reports = [...rows, ...fresh].filter((r) => r.lastError !== f.error).map((r) => ({ ...r, lastError: f.error, reportedAt: now }));
       if (reports.length > 0) await this.health.report(reports);
+      f.reported = true;
     }
   }
 
